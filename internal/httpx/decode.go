@@ -1,0 +1,175 @@
+package httpx
+
+import (
+	"bufio"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+)
+
+// DecodeJSON decodes the request body, which must be exactly one JSON object,
+// into dst, rejecting fields dst does not have. Client mistakes come back as a
+// *Problem ready for WriteError:
+//
+//   - a Content-Type other than application/json or a +json type: 415;
+//   - a body over the LimitBody limit: 413;
+//   - an empty body, invalid JSON, a value other than an object, data after
+//     the object, a value of the wrong type or an unknown field: 422 with one
+//     violation naming the JSON field (or "body").
+//
+// Other errors (a broken connection, a dst that is not a pointer) are returned
+// wrapped, and WriteError answers them with a 500.
+func DecodeJSON(r *http.Request, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return NewProblem(SlugUnsupportedMediaType,
+				fmt.Sprintf("Content-Type %q is not supported; send application/json.", ct))
+		}
+	}
+	if r.Body == nil {
+		return invalidBody("body", "request body must not be empty")
+	}
+	src := &readErrorRecorder{r: r.Body}
+	body := bufio.NewReader(src)
+	first, err := firstNonSpace(body)
+	if err != nil {
+		return decodeError(err, src.err)
+	}
+	if first != '{' {
+		return invalidBody("body", "request body must be a JSON object")
+	}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err, src.err)
+	}
+	// Anything but the end of the body after the object is a mistake that
+	// silently dropping would hide (two objects, a stray bracket).
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if src.err != nil {
+			return decodeError(err, src.err)
+		}
+		return invalidBody("body", "request body must hold a single JSON object, found data after it")
+	}
+	return nil
+}
+
+// readErrorRecorder remembers the body's read error, which tells a failure
+// to receive the body (the client's connection, the size limit) apart from a
+// failure to decode it.
+type readErrorRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (rr *readErrorRecorder) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		rr.err = err
+	}
+	return n, err
+}
+
+// firstNonSpace peeks at the first byte of the body that is not JSON
+// whitespace, leaving it unread.
+func firstNonSpace(r *bufio.Reader) (byte, error) {
+	for {
+		c, err := r.ReadByte()
+		if err != nil {
+			return 0, err
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c, r.UnreadByte()
+	}
+}
+
+// decodeError turns an error from decoding the body into a problem when the
+// client caused it. readErr is the body's own read error, if any.
+func decodeError(err, readErr error) error {
+	if readErr != nil {
+		if tooLarge, ok := errors.AsType[*http.MaxBytesError](readErr); ok {
+			return payloadTooLarge(tooLarge.Limit)
+		}
+		return fmt.Errorf("read JSON request body: %w", readErr)
+	}
+	if _, ok := errors.AsType[*json.InvalidUnmarshalError](err); ok {
+		return fmt.Errorf("decode JSON request body: %w", err)
+	}
+	if errors.Is(err, io.EOF) {
+		return invalidBody("body", "request body must not be empty")
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return invalidBody("body", "request body is not valid JSON: it ends too early")
+	}
+	if syntax, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return invalidBody("body", fmt.Sprintf("request body is not valid JSON at byte %d", syntax.Offset))
+	}
+	if typ, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		want := jsonTypeName(typ.Type)
+		if typ.Field == "" {
+			return invalidBody("body", "request body must be "+want)
+		}
+		return invalidBody(typ.Field, fmt.Sprintf("field '%s' must be %s", typ.Field, want))
+	}
+	// DisallowUnknownFields reports `json: unknown field "name"` with no
+	// error type of its own.
+	if _, quoted, ok := strings.Cut(err.Error(), "unknown field "); ok {
+		name, uerr := strconv.Unquote(quoted)
+		if uerr != nil {
+			name = quoted
+		}
+		return invalidBody(name, fmt.Sprintf("unknown field '%s'", name))
+	}
+	// What remains comes from a field type's own UnmarshalJSON/UnmarshalText
+	// (a malformed UUID, say): the value is the client's mistake.
+	return invalidBody("body", "request body has an invalid value: "+err.Error())
+}
+
+// invalidBody is a 422 with one violation; its detail repeats the message
+// because with a single violation that is the most useful thing to show.
+func invalidBody(field, message string) *Problem {
+	p := Invalid(Violation{Field: field, Message: message})
+	p.Detail = message
+	return p
+}
+
+// jsonTypeName names the JSON type a Go type decodes from, as a client thinks
+// of it.
+func jsonTypeName(t reflect.Type) string {
+	if t == nil {
+		return "a different type"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) {
+		return "string" // uuid.UUID, time.Time, net.IP…
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return t.String()
+}
