@@ -1,0 +1,34 @@
+# waooaw — build, test and run. `make help` lists the targets.
+GO      ?= go
+export PATH := $(PATH):/usr/local/go/bin
+
+MODULE  := github.com/waooaw/waooaw
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X $(MODULE)/internal/buildinfo.Version=$(VERSION) -X $(MODULE)/internal/buildinfo.Commit=$(COMMIT)
+BIN     := bin/waooaw
+
+.PHONY: help build test test-race vet bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/waooaw
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/waooaw
+
+test: vet ## vet, then run every test (needs PostgreSQL server binaries; see README)
+	$(GO) test -count=1 ./...
+
+test-race: ## the tests under the race detector
+	$(GO) test -count=1 -race ./...
+
+vet: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: ## run the benchmarks (figures in README § Performance)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,49 @@
+// Package cli is the waooaw command line: one file per command, each turning flags into an
+// options struct and calling a run function. Exit codes are decided in one place (exit.go).
+package cli
+
+import (
+	"context"
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// env is what every command may use of the outside world, passed in so tests can run commands
+// with their own environment and streams.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// Run executes the waooaw command line with args and returns the process exit code.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	return report(stderr, ctx, err)
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "waooaw",
+		Short: "Run, verify and debug the WAOOAW platform stack",
+		Long: `waooaw runs the seven-service WAOOAW platform (PostgreSQL, Redis, OPA, the Plant Backend,
+the Plant Gateway and the CP and PP portal proxies) from one binary.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	root.AddCommand(
+		newServeCmd(e),
+		newMigrateCmd(e),
+		newVersionCmd(e),
+	)
+	return root
+}
