@@ -44,6 +44,7 @@ the Plant Gateway and the CP and PP portal proxies) from one binary.`,
 		newServeCmd(e),
 		newMigrateCmd(e),
 		newVersionCmd(e),
+		newTokenCmd(e),
 	)
 	return root
 }

@@ -18,7 +18,9 @@ import (
 // into dst, rejecting fields dst does not have. Client mistakes come back as a
 // *Problem ready for WriteError:
 //
-//   - a Content-Type other than application/json or a +json type: 415;
+//   - a Content-Type other than application/json or a +json type: 415 — except
+//     application/x-www-form-urlencoded, which is what `curl -d` sends by
+//     default; the body must still be JSON, so nothing is misread;
 //   - a body over the LimitBody limit: 413;
 //   - an empty body, invalid JSON, a value other than an object, data after
 //     the object, a value of the wrong type or an unknown field: 422 with one
@@ -29,7 +31,7 @@ import (
 func DecodeJSON(r *http.Request, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json") && mt != "application/x-www-form-urlencoded") {
 			return NewProblem(SlugUnsupportedMediaType,
 				fmt.Sprintf("Content-Type %q is not supported; send application/json.", ct))
 		}

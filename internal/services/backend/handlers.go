@@ -22,7 +22,12 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
 func handle(logger *slog.Logger, fn apiFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := fn(w, r); err != nil {
+		err := fn(w, r)
+		if err != nil && databaseUnreachable(err) {
+			logger.WarnContext(r.Context(), "database unavailable", "error", err)
+			err = unavailableProblem()
+		}
+		if err != nil {
 			httpx.WriteError(w, r, logger, err)
 		}
 	})

@@ -39,10 +39,17 @@ func TestHealthFollowsTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHealth(t, url, 503, "disconnected")
+	api := &stack{t: t, url: "http://" + ln.Addr().String()}
+	r := api.do("GET", "/api/v1/agents", admin(t), nil)
+	api.expect(r, 503, "service-unavailable")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
 	if err := cluster.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	waitHealth(t, url, 200, "connected")
+	api.expect(api.do("GET", "/api/v1/agents", admin(t), nil), 200, "")
 }
 
 // waitHealth polls until /health answers status with the given database state. The bound is
