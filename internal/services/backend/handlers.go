@@ -394,8 +394,10 @@ func pathID(r *http.Request, name string) (string, error) {
 // violations collects every problem with a request's input, so one 422 names them all.
 type violations []httpx.Violation
 
-func (v *violations) add(field, msg string) { *v = append(*v, httpx.Violation{Field: field, Message: msg}) }
-func (v violations) ok() bool             { return len(v) == 0 }
+func (v *violations) add(field, msg string) {
+	*v = append(*v, httpx.Violation{Field: field, Message: msg})
+}
+func (v violations) ok() bool { return len(v) == 0 }
 
 func (v violations) err() error {
 	if len(v) == 0 {

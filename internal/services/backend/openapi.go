@@ -38,7 +38,7 @@ type docsOp struct{ Method, Path, Permission, Summary, Responses string }
 
 func handleDocs() http.Handler {
 	var doc struct {
-		Info struct{ Title, Description string }
+		Info  struct{ Title, Description string }
 		Paths map[string]map[string]struct {
 			Summary    string
 			Permission string `json:"x-permission"`
