@@ -66,7 +66,11 @@ func newStackOn(t *testing.T, db string) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	srv := httptest.NewServer(backend.NewServer(testConfig(t), discardLogger(), pool))
+	h, err := backend.NewServer(testConfig(t), discardLogger(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &stack{t: t, url: srv.URL, db: db, pool: pool, srv: srv}
 }

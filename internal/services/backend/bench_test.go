@@ -25,7 +25,11 @@ func benchServer(b *testing.B) (http.Handler, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
-	return backend.NewServer(testConfig(b), discardLogger(), pool), admin(b)
+	h, err := backend.NewServer(testConfig(b), discardLogger(), pool)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, admin(b)
 }
 
 func benchRequest(b *testing.B, h http.Handler, tok, path string) {

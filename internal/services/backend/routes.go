@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/waooaw/waooaw/internal/httpx"
+	"github.com/waooaw/waooaw/internal/services/apidoc"
 	"github.com/waooaw/waooaw/internal/services/identity"
 )
 
@@ -19,9 +20,9 @@ func (s *Server) routes() http.Handler {
 	r.Method(http.MethodGet, "/health", s.handleHealth())
 	r.Method(http.MethodGet, "/healthz", httpx.Healthz())
 	r.Method(http.MethodGet, "/metrics", s.metrics.Handler())
-	r.Method(http.MethodGet, "/openapi.json", handleOpenAPI())
+	r.Method(http.MethodGet, "/openapi.json", apidoc.Handler())
 	if s.cfg.Environment == "development" {
-		r.Method(http.MethodGet, "/docs", handleDocs())
+		r.Method(http.MethodGet, "/docs", s.docs)
 	}
 
 	api := func(r chi.Router) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waooaw/waooaw/internal/httpx"
+	"github.com/waooaw/waooaw/internal/services/apidoc"
 )
 
 // Server is the Plant Backend's HTTP handler and what it depends on.
@@ -20,15 +21,20 @@ type Server struct {
 	logger  *slog.Logger
 	metrics *httpx.Metrics
 	store   *store
+	docs    http.Handler
 	handler http.Handler
 }
 
 // NewServer builds the backend's handler on an open pool. The caller owns the pool.
-func NewServer(cfg Config, logger *slog.Logger, pool *pgxpool.Pool) *Server {
-	s := &Server{cfg: cfg, logger: logger, metrics: httpx.NewMetrics("backend"), store: &store{pool: pool}}
+func NewServer(cfg Config, logger *slog.Logger, pool *pgxpool.Pool) (*Server, error) {
+	docs, err := apidoc.DocsHandler()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, metrics: httpx.NewMetrics("backend"), store: &store{pool: pool}, docs: docs}
 	s.metrics.Registry.MustRegister(newPoolCollector(pool))
 	s.handler = s.routes()
-	return s
+	return s, nil
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
@@ -63,7 +69,10 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ln net.Listener) 
 		return err
 	}
 	logger.Info("database migrated", "version", v)
-	srv := NewServer(cfg, logger, pool)
+	srv, err := NewServer(cfg, logger, pool)
+	if err != nil {
+		return err
+	}
 	if ln == nil {
 		return httpx.ListenAndServe(ctx, cfg.Addr, srv, httpx.ServerConfig{}, logger)
 	}
