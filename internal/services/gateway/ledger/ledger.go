@@ -17,6 +17,9 @@
 // and plain, and hashed otherwise (see keyID). One script touches several keys, so on Redis
 // Cluster the prefix must carry a hash tag, e.g. "{waooaw}:", to keep them in one slot.
 //
+// The script is sent by its SHA; only the first request after Redis has lost its script
+// cache (a restart) takes a second round trip to load it.
+//
 // Every Redis failure is returned wrapped in ErrUnavailable, so the gateway can apply
 // BUDGET_FAIL_MODE. The gateway should call with a context deadline of about 150 ms and a
 // client built from ClientOptions, so that a dead Redis is answered within 200 ms.
