@@ -1,0 +1,243 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/waooaw/waooaw/internal/httpx"
+)
+
+// auditRow is one API request as gateway_audit_logs records it.
+type auditRow struct {
+	occurredAt    time.Time
+	correlationID string
+	method, path  string
+	route         string
+	permission    string
+	status        int
+	outcome       string
+	layer         string
+	reason        string
+	userID        string
+	customerID    string
+	roles         []string
+	gatewayType   string
+	targetBackend string
+	clientIP      string
+	totalMS       float64
+	upstreamMS    *float64
+}
+
+var auditColumns = []string{"occurred_at", "correlation_id", "method", "path", "route", "permission",
+	"status_code", "outcome", "layer", "reason", "user_id", "customer_id", "roles", "gateway_type",
+	"target_backend", "client_ip", "total_ms", "upstream_ms"}
+
+func (a auditRow) values() []any {
+	if a.roles == nil {
+		a.roles = []string{}
+	}
+	return []any{a.occurredAt, a.correlationID, a.method, a.path, nullable(a.route), nullable(a.permission),
+		a.status, a.outcome, nullable(a.layer), nullable(a.reason), nullable(a.userID), nullable(a.customerID),
+		a.roles, a.gatewayType, nullable(a.targetBackend), nullable(a.clientIP), a.totalMS, a.upstreamMS}
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// auditLog writes audit rows asynchronously in batches through a bounded queue: the request
+// path never waits for the database. A full queue or an unreachable database drops rows and
+// counts them; a bad row is dropped alone, never blocking the rows behind it.
+type auditLog struct {
+	pool    *pgxpool.Pool // nil: auditing is off
+	rows    chan auditRow
+	logger  *slog.Logger
+	written prometheus.Counter
+	dropped prometheus.Counter
+	done    chan struct{}
+}
+
+const (
+	auditQueue = 8192
+	auditBatch = 500
+	auditEvery = 250 * time.Millisecond
+)
+
+func newAuditLog(pool *pgxpool.Pool, logger *slog.Logger, m *gatewayMetrics) *auditLog {
+	return &auditLog{
+		pool: pool, rows: make(chan auditRow, auditQueue), logger: logger,
+		written: m.audit.WithLabelValues("written"), dropped: m.audit.WithLabelValues("dropped"),
+		done: make(chan struct{}),
+	}
+}
+
+// record queues a row, or drops it when the queue is full.
+func (a *auditLog) record(row auditRow) {
+	if a.pool == nil {
+		return
+	}
+	select {
+	case a.rows <- row:
+	default:
+		a.dropped.Inc()
+	}
+}
+
+// run writes queued rows until ctx ends, then flushes what is left (bounded) and returns.
+func (a *auditLog) run(ctx context.Context) {
+	defer close(a.done)
+	if a.pool == nil {
+		return
+	}
+	tick := time.NewTicker(auditEvery)
+	defer tick.Stop()
+	batch := make([]auditRow, 0, auditBatch)
+	flush := func(ctx context.Context) {
+		if len(batch) > 0 {
+			a.write(ctx, batch)
+			batch = batch[:0]
+		}
+	}
+	for {
+		select {
+		case row := <-a.rows:
+			batch = append(batch, row)
+			if len(batch) == auditBatch {
+				flush(ctx)
+			}
+		case <-tick.C:
+			flush(ctx)
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			for {
+				select {
+				case row := <-a.rows:
+					batch = append(batch, row)
+					if len(batch) == auditBatch {
+						flush(fctx)
+					}
+					continue
+				default:
+				}
+				break
+			}
+			flush(fctx)
+			cancel()
+			return
+		}
+	}
+}
+
+// write copies a batch in; if the batch fails for a reason other than the database being
+// gone, the rows are inserted one by one so a bad row costs only itself.
+func (a *auditLog) write(ctx context.Context, batch []auditRow) {
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	n, err := a.pool.CopyFrom(wctx, pgx.Identifier{"gateway_audit_logs"}, auditColumns,
+		pgx.CopyFromSlice(len(batch), func(i int) ([]any, error) { return batch[i].values(), nil }))
+	if err == nil {
+		a.written.Add(float64(n))
+		return
+	}
+	if unreachable(err) {
+		a.dropped.Add(float64(len(batch)))
+		a.logger.Warn("audit rows dropped: database unreachable", "rows", len(batch), "error", err)
+		return
+	}
+	for _, row := range batch {
+		_, err := a.pool.CopyFrom(wctx, pgx.Identifier{"gateway_audit_logs"}, auditColumns, pgx.CopyFromRows([][]any{row.values()}))
+		if err != nil {
+			a.dropped.Inc()
+			a.logger.Warn("audit row dropped", "correlation_id", row.correlationID, "error", err)
+			continue
+		}
+		a.written.Inc()
+	}
+}
+
+func unreachable(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || pgconnUnreachable(err)
+}
+
+// audit is the middleware that opens the exchange of an API request and, once it is answered,
+// records the audit row and the decision metric.
+func (s *Server) audit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := newExchange(r)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r.WithContext(withExchange(r.Context(), x)))
+		if x.layer == "" {
+			x.decided("route", "denied", "no such route")
+		}
+		if rec.status >= 500 && x.outcome == "allowed" {
+			x.outcome = "error"
+		}
+		s.metrics.decisions.WithLabelValues(x.layer, x.outcome).Inc()
+		row := auditRow{
+			occurredAt:    x.start,
+			correlationID: httpx.CorrelationID(r.Context()),
+			method:        r.Method,
+			path:          r.URL.Path,
+			status:        rec.status,
+			outcome:       x.outcome,
+			layer:         x.layer,
+			reason:        x.reason,
+			gatewayType:   x.gatewayType,
+			targetBackend: x.target,
+			clientIP:      clientIP(r),
+			totalMS:       float64(time.Since(x.start).Microseconds()) / 1000,
+		}
+		if x.route != nil {
+			row.route, row.permission = x.route.Path, x.route.Permission
+		}
+		if x.claims != nil {
+			row.userID, row.customerID, row.roles = x.claims.UserID, x.claims.CustomerID, x.claims.Roles
+		}
+		if ms := x.timings[layerUpstream]; ms >= 0 {
+			row.upstreamMS = &ms
+		}
+		s.auditLog.record(row)
+	})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// statusRecorder remembers the status written, and unwraps for http.ResponseController so
+// the proxy can still flush event streams through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

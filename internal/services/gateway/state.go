@@ -1,0 +1,102 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/waooaw/waooaw/internal/services/apidoc"
+	"github.com/waooaw/waooaw/internal/token"
+)
+
+// exchange is what the gateway learns about one API request as it passes the layers: the
+// audit row, the Server-Timing header and the identity headers for the backend are all made
+// from it.
+type exchange struct {
+	start       time.Time
+	gatewayType string // CP, PP or direct: for audit only, never for a decision
+	claims      *token.Claims
+	route       *apidoc.Route
+	target      string // sandbox or production, once decided
+
+	// The layer that decided, and how: outcome is allowed, denied or error.
+	layer, outcome, reason string
+
+	timings       [layerCount]float64 // milliseconds per layer; <0: the layer did not run
+	upstreamStart time.Time
+
+	// Budget figures for the response headers, set once the budget layer has run.
+	budgetHeaders http.Header
+}
+
+// The enforcing layers, in the order they run and report in Server-Timing.
+const (
+	layerAuth = iota
+	layerRBAC
+	layerPolicy
+	layerBudget
+	layerUpstream
+	layerCount
+)
+
+var layerNames = [layerCount]string{"auth", "rbac", "policy", "budget", "upstream"}
+
+type exchangeKey struct{}
+
+func withExchange(ctx context.Context, x *exchange) context.Context {
+	return context.WithValue(ctx, exchangeKey{}, x)
+}
+
+func exchangeFrom(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+func newExchange(r *http.Request) *exchange {
+	x := &exchange{start: time.Now(), gatewayType: portalOf(r)}
+	for i := range x.timings {
+		x.timings[i] = -1
+	}
+	return x
+}
+
+// portalOf reads the portal the request came through. The header is the portals' word and
+// is believed only for the audit trail.
+func portalOf(r *http.Request) string {
+	switch strings.ToUpper(r.Header.Get("X-Gateway-Type")) {
+	case "CP":
+		return "CP"
+	case "PP":
+		return "PP"
+	}
+	return "direct"
+}
+
+// timed records how long the layer took since t0 and returns the time now.
+func (x *exchange) timed(layer int, t0 time.Time) time.Time {
+	now := time.Now()
+	x.timings[layer] = float64(now.Sub(t0).Microseconds()) / 1000
+	return now
+}
+
+// decided records the deciding layer.
+func (x *exchange) decided(layer, outcome, reason string) {
+	x.layer, x.outcome, x.reason = layer, outcome, reason
+}
+
+// serverTiming renders the Server-Timing header of the layers that ran.
+func (x *exchange) serverTiming() string {
+	var b strings.Builder
+	for i, ms := range x.timings[:layerCount] {
+		if ms < 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s;dur=%.3f", layerNames[i], ms)
+	}
+	return b.String()
+}
