@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"syscall"
 )
 
 // Exit codes (SPEC §7).
@@ -43,6 +44,8 @@ func report(stderr io.Writer, ctx context.Context, err error) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		code = ee.code
+	} else if errors.Is(err, syscall.EADDRINUSE) {
+		code = exitEnvironment
 	} else if isCobraUsageError(err) {
 		code = exitUsage
 	}

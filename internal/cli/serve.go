@@ -1,11 +1,17 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/waooaw/waooaw/internal/buildinfo"
 	"github.com/waooaw/waooaw/internal/httpx"
+	"github.com/waooaw/waooaw/internal/policy"
 	"github.com/waooaw/waooaw/internal/services/backend"
+	"github.com/waooaw/waooaw/internal/services/gateway"
+	"github.com/waooaw/waooaw/internal/services/portal"
 )
 
 func newServeCmd(e *env) *cobra.Command {
@@ -15,7 +21,7 @@ func newServeCmd(e *env) *cobra.Command {
 		Long: `Run one of the embedded services in the foreground until SIGINT or SIGTERM.
 Configuration comes from environment variables (SPEC §3–5); flags override them.`,
 	}
-	cmd.AddCommand(newServeBackendCmd(e))
+	cmd.AddCommand(newServeBackendCmd(e), newServeGatewayCmd(e), newServePortalCmd(e, "cp"), newServePortalCmd(e, "pp"), newServeOPACmd(e))
 	return cmd
 }
 
@@ -68,6 +74,91 @@ func newServeBackendCmd(e *env) *cobra.Command {
 			return configErr(err)
 		}
 		return backend.Run(cmd.Context(), cfg, logger, nil)
+	}
+	return cmd
+}
+
+func newServeGatewayCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "gateway",
+		Short: "Run the Plant Gateway (auth, RBAC, policy, budget, audit, proxy)",
+		Args:  cobra.NoArgs,
+	}
+	ef := newEnvFlags(cmd.Flags())
+	ef.bind(cmd.Flags(), "addr", "ADDR", "listen address, default :8000")
+	ef.bind(cmd.Flags(), "backend-url", "PLANT_BACKEND_URL", "Plant Backend URL")
+	ef.bind(cmd.Flags(), "sandbox-url", "PLANT_SANDBOX_URL", "sandbox backend for trial users")
+	ef.bind(cmd.Flags(), "redis-url", "REDIS_URL", "Redis URL")
+	ef.bind(cmd.Flags(), "opa-url", "OPA_URL", "OPA URL")
+	ef.bind(cmd.Flags(), "database-url", "DATABASE_URL", "PostgreSQL URL for the audit log")
+	ef.bind(cmd.Flags(), "log-level", "LOG_LEVEL", "debug|info|warn|error")
+	ef.bind(cmd.Flags(), "environment", "ENVIRONMENT", "development serves /docs, /redoc, /openapi.json")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := gateway.ConfigFromEnv(ef.getenv(e.getenv))
+		if err != nil {
+			return configErr(err)
+		}
+		cfg.Version = buildinfo.Version
+		logger, err := httpx.NewLogger(e.stderr, cfg.LogLevel, "gateway")
+		if err != nil {
+			return configErr(err)
+		}
+		return gateway.Run(cmd.Context(), cfg, logger, nil)
+	}
+	return cmd
+}
+
+func newServeOPACmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "opa",
+		Short: "Run Open Policy Agent's server with the embedded WAOOAW policies",
+		Long: `Run OPA's own REST server (as 'opa run --server' does) with the gateway's policies loaded.
+It answers /health and the /v1 data API like the official image. It listens on 127.0.0.1:8181
+unless ADDR or --addr says otherwise: OPA's API can replace policies, so keep it private.`,
+		Args: cobra.NoArgs,
+	}
+	ef := newEnvFlags(cmd.Flags())
+	ef.bind(cmd.Flags(), "addr", "ADDR", "listen address, default 127.0.0.1:8181")
+	ef.bind(cmd.Flags(), "log-level", "LOG_LEVEL", "debug|info|warn|error")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		getenv := ef.getenv(e.getenv)
+		logger, err := httpx.NewLogger(e.stderr, getenv("LOG_LEVEL"), "opa")
+		if err != nil {
+			return configErr(err)
+		}
+		addr := getenv("ADDR")
+		if addr == "" {
+			addr = "127.0.0.1:8181"
+		}
+		return policy.Serve(cmd.Context(), policy.ServerConfig{Addr: addr, Logger: logger})
+	}
+	return cmd
+}
+
+func newServePortalCmd(e *env, name string) *cobra.Command {
+	long := map[string]string{"cp": "customer portal", "pp": "platform portal"}[name]
+	def := map[string]string{"cp": ":8015", "pp": ":8006"}[name]
+	cmd := &cobra.Command{
+		Use:   name,
+		Short: "Run the " + long + " proxy (" + strings.ToUpper(name) + ") in front of the Plant Gateway",
+		Args:  cobra.NoArgs,
+	}
+	ef := newEnvFlags(cmd.Flags())
+	ef.bind(cmd.Flags(), "addr", "ADDR", "listen address, default "+def)
+	ef.bind(cmd.Flags(), "gateway-url", "PLANT_GATEWAY_URL", "Plant Gateway URL")
+	ef.bind(cmd.Flags(), "cors-origins", "CORS_ORIGINS", "comma-separated origins allowed to call from a browser")
+	ef.bind(cmd.Flags(), "log-level", "LOG_LEVEL", "debug|info|warn|error")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := portal.ConfigFromEnv(name, ef.getenv(e.getenv))
+		if err != nil {
+			return configErr(err)
+		}
+		cfg.Version = buildinfo.Version
+		logger, err := httpx.NewLogger(e.stderr, cfg.LogLevel, cfg.Service())
+		if err != nil {
+			return configErr(err)
+		}
+		return portal.Run(cmd.Context(), cfg, logger, nil)
 	}
 	return cmd
 }
