@@ -50,16 +50,16 @@ func TestMain(m *testing.M) {
 // stack is a gateway in front of real parts: the backend on PostgreSQL (or a recording
 // stand-in, for what only the upstream can observe), Redis and the embedded OPA.
 type stack struct {
-	t       testing.TB
-	url     string // the gateway
-	cfg     gateway.Config
-	db      string
-	pool    *pgxpool.Pool
-	redis   *redistest.Server
-	opa     *opaProc
-	echo    *echoUpstream // set when the backend is the recording stand-in
-	stopGW  func()
-	gwLog   *syncBuffer
+	t      testing.TB
+	url    string // the gateway
+	cfg    gateway.Config
+	db     string
+	pool   *pgxpool.Pool
+	redis  *redistest.Server
+	opa    *opaProc
+	echo   *echoUpstream // set when the backend is the recording stand-in
+	stopGW func()
+	gwLog  *syncBuffer
 }
 
 type option func(*stack, *gateway.Config)
