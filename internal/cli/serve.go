@@ -12,6 +12,7 @@ import (
 	"github.com/waooaw/waooaw/internal/services/backend"
 	"github.com/waooaw/waooaw/internal/services/gateway"
 	"github.com/waooaw/waooaw/internal/services/portal"
+	"github.com/waooaw/waooaw/internal/stack/local"
 )
 
 func newServeCmd(e *env) *cobra.Command {
@@ -21,7 +22,7 @@ func newServeCmd(e *env) *cobra.Command {
 		Long: `Run one of the embedded services in the foreground until SIGINT or SIGTERM.
 Configuration comes from environment variables (SPEC §3–5); flags override them.`,
 	}
-	cmd.AddCommand(newServeBackendCmd(e), newServeGatewayCmd(e), newServePortalCmd(e, "cp"), newServePortalCmd(e, "pp"), newServeOPACmd(e))
+	cmd.AddCommand(newServeBackendCmd(e), newServeGatewayCmd(e), newServePortalCmd(e, "cp"), newServePortalCmd(e, "pp"), newServeOPACmd(e), newServeRedisCmd(e))
 	return cmd
 }
 
@@ -131,6 +132,34 @@ unless ADDR or --addr says otherwise: OPA's API can replace policies, so keep it
 			addr = "127.0.0.1:8181"
 		}
 		return policy.Serve(cmd.Context(), policy.ServerConfig{Addr: addr, Logger: logger})
+	}
+	return cmd
+}
+
+func newServeRedisCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "redis",
+		Short: "Run the embedded Redis-protocol server (used when redis-server is not installed)",
+		Long: `Run the embedded Redis-protocol server (miniredis) that the local runtime uses when
+redis-server is not on PATH. It speaks enough of Redis for the gateway's budget ledger, keeps
+its data in memory only (a restart starts every counter from zero) and has no password, so
+it listens on 127.0.0.1:6379 unless ADDR or --addr says otherwise.`,
+		Args: cobra.NoArgs,
+	}
+	ef := newEnvFlags(cmd.Flags())
+	ef.bind(cmd.Flags(), "addr", "ADDR", "listen address, default 127.0.0.1:6379")
+	ef.bind(cmd.Flags(), "log-level", "LOG_LEVEL", "debug|info|warn|error")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		getenv := ef.getenv(e.getenv)
+		logger, err := httpx.NewLogger(e.stderr, getenv("LOG_LEVEL"), "redis")
+		if err != nil {
+			return configErr(err)
+		}
+		addr := getenv("ADDR")
+		if addr == "" {
+			addr = "127.0.0.1:6379"
+		}
+		return local.ServeRedis(cmd.Context(), addr, logger)
 	}
 	return cmd
 }
