@@ -8,10 +8,20 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(MODULE)/internal/buildinfo.Version=$(VERSION) -X $(MODULE)/internal/buildinfo.Commit=$(COMMIT)
 BIN     := bin/waooaw
 
-.PHONY: help build test test-race vet bench clean
+.PHONY: help run down build test test-race vet bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: build ## build, bring the stack up (local runtime) and check it answers an authenticated request
+	$(BIN) up
+	@cp=$$($(BIN) status -o env | sed -n 's/^WAOOAW_CP_URL=//p'); \
+	  tok=$$($(BIN) token mint 2>/dev/null); \
+	  code=$$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $$tok" "$$cp/api/agents"); \
+	  echo "smoke: GET $$cp/api/agents with a minted token → $$code"; test "$$code" = 200
+
+down: ## stop the stack (data kept; bin/waooaw down --volumes deletes it)
+	$(BIN) down
 
 build: ## build bin/waooaw
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/waooaw

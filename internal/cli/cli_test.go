@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/waooaw/waooaw/internal/stack"
 	"github.com/waooaw/waooaw/internal/token"
 )
 
@@ -36,7 +37,8 @@ func TestExitCodes(t *testing.T) {
 		{"serve backend without a key", []string{"serve", "backend", "--database-url", "postgres://u@127.0.0.1:1/db"}, exitUsage, "JWT_PUBLIC_KEY"},
 		{"migrate without database", []string{"migrate"}, exitUsage, "--database-url"},
 		{"migrate to nowhere", []string{"migrate", "--database-url", "postgres://u@127.0.0.1:1/db?connect_timeout=1"}, exitEnvironment, "migrat"},
-		{"mint without key", []string{"token", "mint"}, exitUsage, "--key is required"},
+		{"mint without a key or a home", []string{"token", "mint"}, exitUsage, "neither XDG_STATE_HOME nor HOME"},
+		{"mint for a bad project name", []string{"token", "mint", "-p", "../x"}, exitUsage, "not valid"},
 		{"inspect garbage", []string{"token", "inspect", "garbage"}, exitUsage, "not a JWT"},
 		{"inspect needs an argument", []string{"token", "inspect"}, exitUsage, "accepts 1 arg"},
 	}
@@ -172,5 +174,45 @@ func TestMintOutputsAndInspect(t *testing.T) {
 	var in map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &in) != nil || in["expired"] != false || in["header"].(map[string]any)["alg"] != "ES256" {
 		t.Errorf("inspect: exit %d, %s", code, out)
+	}
+}
+
+func TestMintSignsWithTheProjectKey(t *testing.T) {
+	vars := map[string]string{"XDG_STATE_HOME": t.TempDir()}
+	code, stdout, stderr := run(t, vars, "token", "mint", "-p", "keyed")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	project, err := stack.OpenProject("keyed", func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(project.KeyPath())
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("project key: %v, mode %v; want a 0600 file", err, info.Mode().Perm())
+	}
+	pub, err := os.ReadFile(project.PublicKeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := token.ParsePublicKeyPEM(token.RS256, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := token.NewVerifier(token.VerifierConfig{}, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(strings.TrimSpace(stdout)); err != nil {
+		t.Fatalf("a token minted with the project key does not verify with its public key: %v", err)
+	}
+	// A second mint uses the same key; another project's key would not verify.
+	_, again, _ := run(t, vars, "token", "mint", "-p", "keyed")
+	if _, err := v.Verify(strings.TrimSpace(again)); err != nil {
+		t.Errorf("second mint: %v", err)
+	}
+	_, other, _ := run(t, vars, "token", "mint", "-p", "other")
+	if _, err := v.Verify(strings.TrimSpace(other)); err == nil {
+		t.Error("a token of another project verified with this project's key")
 	}
 }

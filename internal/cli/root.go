@@ -16,6 +16,8 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// project is the -p/--project flag; empty means WAOOAW_PROJECT or the default.
+	project string
 }
 
 // Run executes the waooaw command line with args and returns the process exit code.
@@ -40,7 +42,13 @@ the Plant Gateway and the CP and PP portal proxies) from one binary.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	root.PersistentFlags().StringVarP(&e.project, "project", "p", "", `project name: stacks of different projects run side by side (default "waooaw", or WAOOAW_PROJECT)`)
 	root.AddCommand(
+		newUpCmd(e),
+		newDownCmd(e),
+		newStatusCmd(e),
+		// newLogsCmd(e),
+		newSuperviseCmd(e),
 		newServeCmd(e),
 		newMigrateCmd(e),
 		newVersionCmd(e),

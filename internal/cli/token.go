@@ -47,12 +47,13 @@ func newTokenMintCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "mint",
 		Short: "Mint a signed test token (the token alone on stdout, its claims on stderr)",
-		Example: `  curl -H "Authorization: Bearer $(waooaw token mint --key key.pem)" localhost:8001/api/v1/agents
-  waooaw token mint --key key.pem --role subscription_manager --ttl 1h -o header
-  waooaw token mint --key key.pem --role admin --governor`,
+		Example: `  curl -H "Authorization: Bearer $(waooaw token mint)" localhost:8015/api/agents
+  waooaw token mint --role subscription_manager --ttl 1h -o header
+  waooaw token mint --role admin --governor
+  waooaw token mint --key other-env-key.pem     # sign for a stack that holds another key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			key, err := loadSigningKey(o.keyFile)
+			key, err := loadSigningKey(e, o.keyFile)
 			if err != nil {
 				return err
 			}
@@ -79,13 +80,23 @@ func newTokenMintCmd(e *env) *cobra.Command {
 	f.DurationVar(&o.ttl, "ttl", 15*time.Minute, "lifetime of the token (at most 24h is accepted by the stack)")
 	f.StringArrayVar(&o.claims, "claim", nil, "extra claim k=v (repeatable; v parsed as JSON when it can be)")
 	f.StringVarP(&o.output, "output", "o", "raw", "raw|json|header")
-	f.StringVar(&o.keyFile, "key", "", "PEM private key to sign with (required until the stack holds a project key)")
+	f.StringVar(&o.keyFile, "key", "", "PEM private key to sign with (default: the project's key, which the stack trusts)")
 	return cmd
 }
 
-func loadSigningKey(path string) (*token.SigningKey, error) {
+// loadSigningKey reads the key at path, or else the project's own key (generated on first use,
+// so a token minted before the first `up` still works once the stack runs).
+func loadSigningKey(e *env, path string) (*token.SigningKey, error) {
 	if path == "" {
-		return nil, usageErr(errors.New("--key is required: pass the PEM private key whose public half the services were given in JWT_PUBLIC_KEY"))
+		project, err := e.openProject()
+		if err != nil {
+			return nil, usageErr(err)
+		}
+		key, err := project.EnsureKey()
+		if err != nil {
+			return nil, environmentErr(fmt.Errorf("the project's signing key: %w", err))
+		}
+		return key, nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {

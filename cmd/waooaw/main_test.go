@@ -1,0 +1,333 @@
+package main
+
+// End-to-end tests of the waooaw binary on the local runtime: they build the binary, bring a
+// real stack up (PostgreSQL from the machine's server programs, redis-server or the embedded
+// server, and waooaw's own services), and drive it as a user would.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/waooaw/waooaw/internal/pgcluster"
+	"github.com/waooaw/waooaw/internal/stack"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "waooaw-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "waooaw")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build waooaw:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requirePostgres fails under CI=true, and skips elsewhere, when the server programs are absent.
+func requirePostgres(t *testing.T) {
+	t.Helper()
+	if _, err := pgcluster.FindBinaries(os.Getenv); err != nil {
+		msg := "PostgreSQL server programs not found: apt-get install postgresql (Debian/Ubuntu) or brew install postgresql@15"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
+
+// sandbox is one project in a private state directory on ports no one else uses.
+type sandbox struct {
+	t       *testing.T
+	state   string
+	project string
+	offset  int
+}
+
+func newSandbox(t *testing.T) *sandbox {
+	t.Helper()
+	requirePostgres(t)
+	state := t.TempDir()
+	// As root, PostgreSQL runs as the postgres user, which must reach the data directory.
+	for d := state; d != filepath.Dir(d) && strings.HasPrefix(d, os.TempDir()+"/"); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	sb := &sandbox{t: t, state: state, project: fmt.Sprintf("e2e-%d", rand.IntN(1e6))}
+	for range 50 {
+		sb.offset = 10000 + rand.IntN(40000)
+		svcs, err := stack.Services(stack.Config{PortOffset: sb.offset})
+		if err != nil {
+			continue
+		}
+		var claims []stack.PortClaim
+		for _, s := range svcs {
+			claims = append(claims, stack.PortClaim{Service: s.Name, Host: stack.Host, Port: s.HostPort})
+		}
+		if stack.CheckPortsFree(claims) == nil {
+			break
+		}
+	}
+	t.Cleanup(func() {
+		// Whatever the test did, leave no stack behind.
+		sb.run("down", "--volumes")
+	})
+	return sb
+}
+
+func (sb *sandbox) env() []string {
+	return append(os.Environ(), "XDG_STATE_HOME="+sb.state, "WAOOAW_PROJECT="+sb.project, "NO_COLOR=1")
+}
+
+// run runs waooaw and returns its exit code, stdout and stderr.
+func (sb *sandbox) run(args ...string) (int, string, string) {
+	sb.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a hang guard, not a speed test
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = sb.env()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		sb.t.Fatalf("run waooaw %v: %v", args, err)
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func (sb *sandbox) mustRun(args ...string) string {
+	sb.t.Helper()
+	code, stdout, stderr := sb.run(args...)
+	if code != 0 {
+		sb.t.Fatalf("waooaw %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
+	}
+	return stdout
+}
+
+type statusJSON struct {
+	Healthy       bool `json:"healthy"`
+	SupervisorPID int  `json:"supervisor_pid"`
+	Services      []struct {
+		Service  string `json:"service"`
+		State    string `json:"state"`
+		URL      string `json:"url"`
+		PID      int    `json:"pid"`
+		Restarts int    `json:"restarts"`
+	} `json:"services"`
+}
+
+func (sb *sandbox) status() (int, statusJSON) {
+	sb.t.Helper()
+	code, stdout, stderr := sb.run("status", "-o", "json")
+	var st statusJSON
+	if code == 0 || code == 1 {
+		if err := json.Unmarshal([]byte(stdout), &st); err != nil {
+			sb.t.Fatalf("status -o json: %v\n%s\n%s", err, stdout, stderr)
+		}
+	}
+	return code, st
+}
+
+func (sb *sandbox) url(service string) string {
+	svcs, _ := stack.Services(stack.Config{PortOffset: sb.offset})
+	for _, s := range svcs {
+		if s.Name == service {
+			return s.URL()
+		}
+	}
+	sb.t.Fatalf("no service %s", service)
+	return ""
+}
+
+func (sb *sandbox) get(url, token string) (int, string) {
+	sb.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		sb.t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	return resp.StatusCode, buf.String()
+}
+
+// waitUntil polls cond; the deadline only guards against a hang.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestLocalStackLifecycle(t *testing.T) {
+	sb := newSandbox(t)
+	off := fmt.Sprint(sb.offset)
+
+	// up brings all seven up and prints their URLs.
+	stdout := sb.mustRun("up", "--port-offset", off)
+	for _, name := range stack.Names() {
+		if !strings.Contains(stdout, name) {
+			t.Errorf("up output lacks %s:\n%s", name, stdout)
+		}
+	}
+	code, st := sb.status()
+	if code != 0 || !st.Healthy || len(st.Services) != 7 {
+		t.Fatalf("status after up: exit %d, %+v", code, st)
+	}
+
+	// up again changes nothing and says so.
+	_, _, stderr := sb.run("up")
+	if !strings.Contains(stderr, "already up") {
+		t.Errorf("second up: stderr %q, want 'already up'", stderr)
+	}
+	if _, again := sb.status(); again.SupervisorPID != st.SupervisorPID {
+		t.Errorf("second up replaced the supervisor: %d → %d", st.SupervisorPID, again.SupervisorPID)
+	}
+
+	// A minted token works through CP.
+	tok := strings.TrimSpace(sb.mustRun("token", "mint"))
+	if code, body := sb.get(sb.url(stack.CP)+"/api/agents", tok); code != http.StatusOK || !strings.Contains(body, `"items"`) {
+		t.Fatalf("GET /api/agents via CP: %d %s", code, body)
+	}
+	if code, _ := sb.get(sb.url(stack.CP)+"/api/agents", ""); code != http.StatusUnauthorized {
+		t.Errorf("GET /api/agents via CP without token: %d, want 401", code)
+	}
+
+	// A killed gateway is restarted by the supervisor, and status shows it.
+	var gwPID int
+	for _, s := range st.Services {
+		if s.Service == stack.Gateway {
+			gwPID = s.PID
+		}
+	}
+	if gwPID == 0 {
+		t.Fatal("status gives no gateway pid")
+	}
+	if err := syscall.Kill(gwPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the gateway to be restarted", func() bool {
+		code, st := sb.status()
+		for _, s := range st.Services {
+			if s.Service == stack.Gateway {
+				return code == 0 && s.Restarts == 1 && s.PID != gwPID && s.State == "healthy"
+			}
+		}
+		return false
+	})
+
+	// down leaves no process of the stack behind.
+	_, final := sb.status()
+	sb.mustRun("down")
+	for _, s := range final.Services {
+		if s.PID > 0 && syscall.Kill(s.PID, 0) == nil && !isZombie(s.PID) {
+			t.Errorf("%s (pid %d) still runs after down", s.Service, s.PID)
+		}
+	}
+	if code, _, stderr := sb.run("status"); code != 3 || !strings.Contains(stderr, "waooaw up") {
+		t.Errorf("status after down: exit %d, stderr %q; want 3 with a hint", code, stderr)
+	}
+}
+
+func TestLocalStackKeepsDataAcrossDownAndFreshSeedAfterVolumes(t *testing.T) {
+	sb := newSandbox(t)
+	off := fmt.Sprint(sb.offset)
+	sb.mustRun("up", "--port-offset", off)
+	tok := strings.TrimSpace(sb.mustRun("token", "mint"))
+
+	// Create a trial, then take the stack down and up again.
+	_, agents := sb.get(sb.url(stack.CP)+"/api/agents?limit=1", tok)
+	var page struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(agents), &page); err != nil || len(page.Items) == 0 {
+		t.Fatalf("agents: %v %s", err, agents)
+	}
+	body := strings.NewReader(`{"agent_id":"` + page.Items[0].ID + `"}`)
+	req, _ := http.NewRequest(http.MethodPost, sb.url(stack.CP)+"/api/trials", body)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create trial: %v %v", err, resp)
+	}
+	resp.Body.Close()
+
+	sb.mustRun("down")
+	sb.mustRun("up", "--port-offset", off)
+	if _, trials := sb.get(sb.url(stack.CP)+"/api/trials", tok); !strings.Contains(trials, page.Items[0].ID) {
+		t.Fatalf("after down and up the trial is gone: %s", trials)
+	}
+
+	sb.mustRun("down", "--volumes")
+	sb.mustRun("up", "--port-offset", off)
+	if _, trials := sb.get(sb.url(stack.CP)+"/api/trials", tok); strings.Contains(trials, page.Items[0].ID) {
+		t.Fatalf("after down --volumes the trial is still there: %s", trials)
+	}
+}
+
+func TestUpRefusesATakenPortBeforeStartingAnything(t *testing.T) {
+	sb := newSandbox(t)
+	gateway := sb.url(stack.Gateway)
+	ln, err := net.Listen("tcp", strings.TrimPrefix(gateway, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	code, _, stderr := sb.run("up", "--port-offset", fmt.Sprint(sb.offset))
+	if code != 3 {
+		t.Fatalf("up with the gateway's port taken: exit %d, want 3\n%s", code, stderr)
+	}
+	port := strings.TrimPrefix(gateway, "http://127.0.0.1:")
+	if !strings.Contains(stderr, "port "+port) || !strings.Contains(stderr, "gateway") {
+		t.Errorf("stderr %q does not name port %s (gateway)", stderr, port)
+	}
+	if _, err := os.Stat(filepath.Join(sb.state, "waooaw", sb.project, "state.json")); err == nil {
+		t.Error("a refused up left a stack state behind")
+	}
+	// Nothing was started: postgres' port is still free.
+	if code, _ := sb.status(); code != 3 {
+		t.Errorf("status after a refused up: exit %d, want 3", code)
+	}
+}
+
+func isZombie(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // gone
+	}
+	fields := strings.Fields(string(data))
+	return len(fields) > 2 && fields[2] == "Z"
+}
