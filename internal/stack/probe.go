@@ -114,7 +114,7 @@ func (p RedisProbe) Check(ctx context.Context) error {
 	} else {
 		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	}
-	if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
 		return fmt.Errorf("redis PING: %w", err)
 	}
 	line, err := bufio.NewReader(conn).ReadString('\n')

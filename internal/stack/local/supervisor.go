@@ -41,21 +41,24 @@ type Plan struct {
 // NewPlan finds what the local runtime needs on this machine and resolves the services for
 // project. A missing program is an error wrapping ErrPrerequisite that says how to install it.
 func NewPlan(project *stack.Project, portOffset int, exe string, getenv func(string) string) (*Plan, error) {
-	bins, err := pgcluster.FindBinaries(getenv)
+	return newPlan(project, portOffset, exe, getenv, pgcluster.SearchPatterns())
+}
+
+// newPlan is NewPlan with PostgreSQL's install folders given as glob patterns.
+func newPlan(project *stack.Project, portOffset int, exe string, getenv func(string) string, pgFolders []string) (*Plan, error) {
+	bins, err := pgcluster.FindBinariesIn(getenv, pgFolders)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the local runtime runs PostgreSQL from the machine's server programs (initdb, postgres), and none were found on PATH or in the usual install folders; install them: apt-get install postgresql (Debian/Ubuntu), dnf install postgresql-server (Fedora), brew install postgresql@15 (macOS) — or use --runtime docker", ErrPrerequisite)
+		return nil, fmt.Errorf("%w: the local runtime runs PostgreSQL from the machine's server programs (initdb, postgres), and none were found on PATH or in the usual install folders; install them: apt-get install postgresql (Debian/Ubuntu), dnf install postgresql-server (Fedora), brew install postgresql@15 (macOS)", ErrPrerequisite)
 	}
 	svcs, err := stack.Services(stack.Config{PortOffset: portOffset, PublicKeyPath: project.PublicKeyPath()})
 	if err != nil {
 		return nil, err
 	}
-	redis, _ := exec.LookPath("redis-server")
-	if redis == "" {
-		for _, dir := range filepath.SplitList(getenv("PATH")) {
-			if p := filepath.Join(dir, "redis-server"); isExecutable(p) {
-				redis = p
-				break
-			}
+	var redis string
+	for _, dir := range filepath.SplitList(getenv("PATH")) {
+		if p := filepath.Join(dir, "redis-server"); dir != "" && isExecutable(p) {
+			redis = p
+			break
 		}
 	}
 	return &Plan{
