@@ -15,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -223,6 +225,69 @@ func TestLocalStackLifecycle(t *testing.T) {
 		t.Errorf("GET /api/agents via CP without token: %d, want 401", code)
 	}
 
+	// logs: every service has lines; one request's lines from all three hops; JSON per line.
+	req, _ := http.NewRequest(http.MethodGet, sb.url(stack.CP)+"/api/agents", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("X-Correlation-ID", "e2e-corr-42")
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	all := sb.mustRun("logs")
+	for _, name := range stack.Names() {
+		if !strings.Contains(all, name) {
+			t.Errorf("logs show nothing of %s", name)
+		}
+	}
+	var hops []string
+	waitUntil(t, "the request's log lines", func() bool {
+		hops = hops[:0]
+		for _, line := range strings.Split(strings.TrimSpace(sb.mustRun("logs", "--correlation-id", "e2e-corr-42", "-o", "json")), "\n") {
+			var entry struct {
+				Service       string `json:"service"`
+				CorrelationID string `json:"correlation_id"`
+			}
+			if err := json.Unmarshal([]byte(line), &entry); err != nil {
+				t.Fatalf("logs -o json line %q: %v", line, err)
+			}
+			if entry.CorrelationID != "e2e-corr-42" {
+				t.Fatalf("--correlation-id let through %q", line)
+			}
+			hops = append(hops, entry.Service)
+		}
+		return len(hops) == 3
+	})
+	for _, want := range []string{"cp-proxy", "gateway", "backend"} {
+		if !slices.Contains(hops, want) {
+			t.Errorf("the request's lines come from %v, want %s among them", hops, want)
+		}
+	}
+	if out := sb.mustRun("logs", "postgres", "--tail", "1", "-o", "json"); strings.Count(out, "\n") != 1 || !strings.Contains(out, `"time"`) {
+		t.Errorf("logs postgres --tail 1 -o json = %q, want one line with its time", out)
+	}
+
+	// logs -f picks up a request made after it started, then ends on SIGINT.
+	follow := exec.Command(binary, "logs", "-f", "--tail", "0")
+	follow.Env = sb.env()
+	var followed syncBuffer
+	follow.Stdout = &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "logs -f to show a new request", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, sb.url(stack.PP)+"/api/agents", nil)
+		req.Header.Set("X-Correlation-ID", "e2e-follow")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+		return strings.Count(followed.String(), "e2e-follow") >= 2 // pp and gateway at least
+	})
+	follow.Process.Signal(os.Interrupt)
+	if err := follow.Wait(); err != nil {
+		t.Errorf("logs -f after SIGINT: %v", err)
+	}
+
 	// A killed gateway is restarted by the supervisor, and status shows it.
 	var gwPID int
 	for _, s := range st.Services {
@@ -330,4 +395,22 @@ func isZombie(pid int) bool {
 	}
 	fields := strings.Fields(string(data))
 	return len(fields) > 2 && fields[2] == "Z"
+}
+
+// syncBuffer is a bytes.Buffer a child process writes while the test reads.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

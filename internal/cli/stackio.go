@@ -160,3 +160,8 @@ func supervisorLogger(project *stack.Project, w io.Writer) (*slog.Logger, error)
 	}
 	return logger.With("project", project.Name), nil
 }
+
+func dirExists(path string) bool {
+	info, err := os.Stat(path)
+	return err == nil && info.IsDir()
+}

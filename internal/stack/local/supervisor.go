@@ -18,6 +18,7 @@ import (
 
 	"github.com/waooaw/waooaw/internal/pgcluster"
 	"github.com/waooaw/waooaw/internal/stack"
+	"github.com/waooaw/waooaw/internal/stack/logs"
 )
 
 // ErrPrerequisite is wrapped by errors about something the machine lacks (exit code 3).
@@ -248,7 +249,7 @@ func (s *Supervisor) postgresUnit(svc stack.Service) (*unit, error) {
 		LogFile:  p.Project.LogFile(svc.Name),
 		Bin:      p.Postgres,
 		// The time is in the line prefix, in UTC, so `waooaw logs` can order and filter it.
-		Settings:       map[string]string{"log_line_prefix": "'%m [%p] '", "log_timezone": "UTC"},
+		Settings:       map[string]string{"log_line_prefix": "%m [%p] ", "log_timezone": "UTC"},
 		StopWithParent: true,
 	})
 	if err != nil {
@@ -275,16 +276,14 @@ func (s *Supervisor) postgresUnit(svc stack.Service) (*unit, error) {
 	return &unit{svc: svc, program: "postgres " + p.Postgres.Version + " (" + p.Postgres.Dir + ")", launch: launch}, nil
 }
 
-// openLog opens a service's log for appending.
+// openLog opens a service's log for appending: every line a JSON object with its time, so
+// `waooaw logs` can merge, filter and follow the services' logs.
 func openLog(path, service string) (io.WriteCloser, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	w, err := logs.NewFileWriter(path, service)
 	if err != nil {
 		return nil, fmt.Errorf("open the log of %s: %w", service, err)
 	}
-	return f, nil
+	return w, nil
 }
 
 // RemoveData deletes the project's local data (the PostgreSQL cluster).

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -53,7 +54,11 @@ type Field struct {
 func Parse(line string) Entry {
 	fields, ok := objectFields([]byte(line))
 	if !ok {
-		return Entry{Msg: line, Plain: true, Raw: line}
+		e := Entry{Msg: line, Plain: true, Raw: line}
+		if t, level, msg, ok := parsePostgresLine(line); ok {
+			e.Time, e.Level, e.Msg = t, level, msg
+		}
+		return e
 	}
 	e := Entry{Raw: line, Plain: isWrapped(fields)}
 	seen := make(map[string]bool, 4)
@@ -127,4 +132,37 @@ func stringOrText(v json.RawMessage) string {
 		return s
 	}
 	return string(v)
+}
+
+// postgresTime is the time PostgreSQL's %m log_line_prefix escape writes.
+const postgresTime = "2006-01-02 15:04:05.000 MST"
+
+// parsePostgresLine reads a PostgreSQL server log line written with log_line_prefix
+// '%m [%p] ' (its default), as the local runtime's cluster writes it straight to its file:
+// "2026-11-28 13:04:05.123 UTC [42] LOG:  database system is ready". It returns the time, the
+// level in slog's words and the rest of the line.
+func parsePostgresLine(line string) (time.Time, string, string, bool) {
+	if len(line) < len(postgresTime)+2 {
+		return time.Time{}, "", "", false
+	}
+	t, err := time.Parse(postgresTime, line[:len(postgresTime)])
+	if err != nil {
+		return time.Time{}, "", "", false
+	}
+	rest := strings.TrimSpace(line[len(postgresTime):])
+	level := "INFO"
+	if i := strings.Index(rest, "] "); strings.HasPrefix(rest, "[") && i > 0 {
+		after := rest[i+2:]
+		if j := strings.Index(after, ":"); j > 0 {
+			switch after[:j] {
+			case "WARNING":
+				level = "WARN"
+			case "ERROR", "FATAL", "PANIC":
+				level = "ERROR"
+			case "DEBUG1", "DEBUG2", "DEBUG3", "DEBUG4", "DEBUG5":
+				level = "DEBUG"
+			}
+		}
+	}
+	return t.UTC(), level, rest, true
 }

@@ -92,3 +92,29 @@ func TestWrappedLinesParseAsPlain(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePostgresLines(t *testing.T) {
+	cases := []struct {
+		line, level, msg string
+		ok               bool
+	}{
+		{"2026-11-28 13:04:05.123 UTC [42] LOG:  database system is ready to accept connections", "INFO", "[42] LOG:  database system is ready to accept connections", true},
+		{"2026-11-28 13:04:05.123 UTC [42] FATAL:  password authentication failed", "ERROR", "[42] FATAL:  password authentication failed", true},
+		{"2026-11-28 13:04:05.123 UTC [42] WARNING:  could not flush", "WARN", "[42] WARNING:  could not flush", true},
+		{"not a postgres line at all, but long enough", "", "", false},
+		{"2026-11-28", "", "", false},
+	}
+	for _, c := range cases {
+		e := Parse(c.line)
+		if !c.ok {
+			if !e.Time.IsZero() || e.Msg != c.line {
+				t.Errorf("Parse(%q) = %+v, want a plain line without time", c.line, e)
+			}
+			continue
+		}
+		want := time.Date(2026, 11, 28, 13, 4, 5, 123e6, time.UTC)
+		if !e.Time.Equal(want) || e.Level != c.level || e.Msg != c.msg || !e.Plain {
+			t.Errorf("Parse(%q) = time %v level %q msg %q plain %v", c.line, e.Time, e.Level, e.Msg, e.Plain)
+		}
+	}
+}

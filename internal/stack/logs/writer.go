@@ -126,7 +126,11 @@ func (w *Writer) flush() error {
 func appendLine(buf *bytes.Buffer, line []byte, service string, now time.Time) {
 	fields, ok := objectFields(line)
 	if !ok {
-		wrapPlain(buf, string(line), service, now)
+		level, msg := "INFO", string(line)
+		if t, l, m, ok := parsePostgresLine(msg); ok {
+			now, level, msg = t, l, m
+		}
+		wrapPlain(buf, level, msg, service, now)
 		return
 	}
 	var hasTime, hasService bool
@@ -166,13 +170,13 @@ func appendLine(buf *bytes.Buffer, line []byte, service string, now time.Time) {
 // wrapPlain writes a plain line (PostgreSQL, redis-server) as
 // {"time":…,"level":"INFO","service":…,"msg":…}. isWrapped recognises this shape; keep
 // the two together.
-func wrapPlain(buf *bytes.Buffer, msg, service string, now time.Time) {
+func wrapPlain(buf *bytes.Buffer, level, msg, service string, now time.Time) {
 	buf.WriteByte('{')
 	if !now.IsZero() {
 		writeMember(buf, keyTime, now.UTC().Format(time.RFC3339Nano))
 		buf.WriteByte(',')
 	}
-	writeMember(buf, keyLevel, "INFO")
+	writeMember(buf, keyLevel, level)
 	buf.WriteByte(',')
 	writeMember(buf, keyService, service)
 	buf.WriteByte(',')
