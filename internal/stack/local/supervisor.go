@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -295,8 +296,8 @@ func RemoveData(project *stack.Project) error {
 	return nil
 }
 
-// Alive reports whether pid is a running waooaw supervisor (not merely some process that
-// reused the id).
+// Alive reports whether pid is a running waooaw supervisor — `waooaw supervise`, or `waooaw up
+// --foreground` — and not merely some process that reused the id.
 func Alive(pid int) bool {
 	if pid <= 0 {
 		return false
@@ -308,9 +309,7 @@ func Alive(pid int) bool {
 	if err != nil {
 		return true // no /proc (macOS): trust the signal check
 	}
-	if strings.Contains(string(cmdline), "\x00supervise\x00") {
-		return true
-	}
-	// A zombie has an empty command line; it is gone for our purposes.
-	return false
+	// A zombie has an empty command line: it is gone for our purposes.
+	args := strings.Split(string(cmdline), "\x00")
+	return slices.Contains(args, "supervise") || (slices.Contains(args, "up") && slices.Contains(args, "--foreground"))
 }
