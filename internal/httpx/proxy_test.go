@@ -420,6 +420,61 @@ func TestProxyReusesUpstreamConnections(t *testing.T) {
 	}
 }
 
+// writeCountingListener counts the writes made on the connections it accepts.
+type writeCountingListener struct {
+	net.Listener
+	writes atomic.Int32
+}
+
+func (l *writeCountingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &writeCountingConn{Conn: c, writes: &l.writes}, nil
+}
+
+type writeCountingConn struct {
+	net.Conn
+	writes *atomic.Int32
+}
+
+func (c *writeCountingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// A small response of known length goes to the client in one write, headers and body
+// together: flushing the headers on their own first costs a write and a read per request.
+func TestProxySendsSmallResponseInOneWrite(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"items":[]}`)
+	}))
+	t.Cleanup(upstream.Close)
+	logger, _ := newTestLogger(t)
+	proxy, err := NewProxy(ProxyConfig{Upstream: mustURL(t, upstream.URL), Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewUnstartedServer(Correlation(proxy))
+	counting := &writeCountingListener{Listener: front.Listener}
+	front.Listener = counting
+	front.Start()
+	t.Cleanup(front.Close)
+
+	for i := range 20 {
+		counting.writes.Store(0)
+		resp, body := do(t, newRequest(t, http.MethodGet, front.URL+"/x", nil, nil))
+		if resp.StatusCode != http.StatusOK || body != `{"items":[]}` {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		if n := counting.writes.Load(); n != 1 {
+			t.Fatalf("request %d: the response took %d writes, want 1", i, n)
+		}
+	}
+}
+
 // roundTripFunc is a RoundTripper made of a function.
 type roundTripFunc func(*http.Request) (*http.Response, error)
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"strings"
 	"time"
@@ -33,8 +32,8 @@ type Server struct {
 	redis        *redis.Client
 	auditPool    *pgxpool.Pool
 	auditLog     *auditLog
-	production   *httputil.ReverseProxy
-	sandbox      *httputil.ReverseProxy // nil without PLANT_SANDBOX_URL
+	production   *httpx.Proxy
+	sandbox      *httpx.Proxy // nil without PLANT_SANDBOX_URL
 	healthClient *http.Client
 	handler      http.Handler
 }
@@ -96,7 +95,7 @@ func New(cfg Config, logger *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-func (s *Server) newProxy(upstream *url.URL) (*httputil.ReverseProxy, error) {
+func (s *Server) newProxy(upstream *url.URL) (*httpx.Proxy, error) {
 	p, err := httpx.NewProxy(httpx.ProxyConfig{
 		Upstream:              upstream,
 		Transport:             httpx.NewTransport(256),
