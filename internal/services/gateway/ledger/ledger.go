@@ -17,8 +17,11 @@
 // and plain, and hashed otherwise (see keyID). One script touches several keys, so on Redis
 // Cluster the prefix must carry a hash tag, e.g. "{waooaw}:", to keep them in one slot.
 //
-// The script is sent by its SHA; only the first request after Redis has lost its script
-// cache (a restart) takes a second round trip to load it.
+// The script is sent by its SHA; only the requests in flight when Redis has lost its script
+// cache (a restart) take a second round trip, to send it with its source. The scripts of
+// concurrent requests share round trips (see batch.go): each request's script is still its
+// own atomic EVALSHA, answered to it alone; a request that finds every round trip busy waits
+// for one to come back and then goes with the others that queued meanwhile.
 //
 // Every Redis failure is returned wrapped in ErrUnavailable, so the gateway can apply
 // BUDGET_FAIL_MODE. The gateway should call with a context deadline of about 150 ms and a
@@ -101,7 +104,7 @@ func (r Result) RetryAfter(now time.Time) time.Duration {
 type Ledger struct {
 	rdb     redis.UniversalClient
 	prefix  string
-	reserve *redis.Script
+	reserve *reserveBatcher
 }
 
 //go:embed reserve.lua
@@ -110,7 +113,7 @@ var reserveLua string
 // New returns a ledger keeping its counters in rdb under prefix (e.g. "waooaw:"), which
 // separates stacks sharing one Redis.
 func New(rdb redis.UniversalClient, prefix string) *Ledger {
-	return &Ledger{rdb: rdb, prefix: prefix, reserve: redis.NewScript(reserveLua)}
+	return &Ledger{rdb: rdb, prefix: prefix, reserve: newReserveBatcher(rdb, redis.NewScript(reserveLua))}
 }
 
 // Reserve checks every cap and, only when all pass, charges the request: the agent's day,
@@ -125,7 +128,7 @@ func (l *Ledger) Reserve(ctx context.Context, req Request, lim Limits) (Result, 
 	p := periodsAt(req.Now)
 	k := l.keys(req, p)
 
-	reply, err := l.reserve.Run(ctx, l.rdb, k.list(),
+	reply, err := l.reserve.run(ctx, k.list(), []any{
 		lim.CostMicros,
 		lim.AgentDailyMicros,
 		lim.PlatformMonthlyMicros,
@@ -134,7 +137,7 @@ func (l *Ledger) Reserve(ctx context.Context, req Request, lim Limits) (Result, 
 		p.monthExpireAt().UnixMilli(),
 		flag(k.customer != ""),
 		flag(k.trial != ""),
-	).Int64Slice()
+	})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: reserve: %w", ErrUnavailable, err)
 	}
