@@ -2,8 +2,8 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,15 +88,17 @@ func (x *exchange) decided(layer, outcome, reason string) {
 
 // serverTiming renders the Server-Timing header of the layers that ran.
 func (x *exchange) serverTiming() string {
-	var b strings.Builder
+	b := make([]byte, 0, 96)
 	for i, ms := range x.timings[:layerCount] {
 		if ms < 0 {
 			continue
 		}
-		if b.Len() > 0 {
-			b.WriteString(", ")
+		if len(b) > 0 {
+			b = append(b, ", "...)
 		}
-		fmt.Fprintf(&b, "%s;dur=%.3f", layerNames[i], ms)
+		b = append(b, layerNames[i]...)
+		b = append(b, ";dur="...)
+		b = strconv.AppendFloat(b, ms, 'f', 3, 64)
 	}
-	return b.String()
+	return string(b)
 }
