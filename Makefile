@@ -8,7 +8,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(MODULE)/internal/buildinfo.Version=$(VERSION) -X $(MODULE)/internal/buildinfo.Commit=$(COMMIT)
 BIN     := bin/waooaw
 
-.PHONY: help run down build test test-race vet bench clean
+.PHONY: help run down build test test-race vet bench bench-gateway clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ vet: ## gofmt and go vet
 
 bench: ## run the benchmarks (figures in README § Performance)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-gateway: ## the gateway's overhead against a bare ReverseProxy (SPEC §10; ~1.5 min)
+	$(GO) test -run '^$$' -bench GatewayOverhead -benchtime 1x -count 1 ./internal/services/gateway/
 
 clean: ## remove build output
 	rm -rf bin
