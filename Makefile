@@ -13,12 +13,9 @@ BIN     := bin/waooaw
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-run: build ## build, bring the stack up (local runtime) and check it answers an authenticated request
+run: build ## build, bring the stack up (local runtime) and verify it end to end
 	$(BIN) up
-	@cp=$$($(BIN) status -o env | sed -n 's/^WAOOAW_CP_URL=//p'); \
-	  tok=$$($(BIN) token mint 2>/dev/null); \
-	  code=$$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $$tok" "$$cp/api/agents"); \
-	  echo "smoke: GET $$cp/api/agents with a minted token → $$code"; test "$$code" = 200
+	$(BIN) verify
 
 down: ## stop the stack (data kept; bin/waooaw down --volumes deletes it)
 	$(BIN) down

@@ -216,6 +216,23 @@ func TestLocalStackLifecycle(t *testing.T) {
 		t.Errorf("second up replaced the supervisor: %d → %d", st.SupervisorPID, again.SupervisorPID)
 	}
 
+	// verify: the ten checks pass; the full suite passes twice on the same stack; the reports
+	// are written and hold no token.
+	sb.mustRun("verify")
+	reports := t.TempDir()
+	for run := 1; run <= 2; run++ {
+		sb.mustRun("verify", "--suite", "full", "--report-junit", filepath.Join(reports, "v.xml"), "--report-json", filepath.Join(reports, "v.json"), "--report-markdown", filepath.Join(reports, "v.md"))
+	}
+	for _, name := range []string{"v.xml", "v.json", "v.md"} {
+		data, err := os.ReadFile(filepath.Join(reports, name))
+		if err != nil || len(data) == 0 {
+			t.Fatalf("report %s: %v", name, err)
+		}
+		if strings.Contains(string(data), "eyJ") {
+			t.Errorf("report %s holds a token", name)
+		}
+	}
+
 	// A minted token works through CP.
 	tok := strings.TrimSpace(sb.mustRun("token", "mint"))
 	if code, body := sb.get(sb.url(stack.CP)+"/api/agents", tok); code != http.StatusOK || !strings.Contains(body, `"items"`) {
@@ -319,8 +336,10 @@ func TestLocalStackLifecycle(t *testing.T) {
 			t.Errorf("%s (pid %d) still runs after down", s.Service, s.PID)
 		}
 	}
-	if code, _, stderr := sb.run("status"); code != 3 || !strings.Contains(stderr, "waooaw up") {
-		t.Errorf("status after down: exit %d, stderr %q; want 3 with a hint", code, stderr)
+	for _, cmd := range []string{"status", "verify"} {
+		if code, _, stderr := sb.run(cmd); code != 3 || !strings.Contains(stderr, "waooaw up") {
+			t.Errorf("%s after down: exit %d, stderr %q; want 3 with a hint", cmd, code, stderr)
+		}
 	}
 }
 
