@@ -130,10 +130,10 @@ func (c *Cluster) Init(ctx context.Context) error {
 	if c.initialised() {
 		return nil
 	}
-	for _, path := range []string{c.cfg.DataDir, c.cfg.LogFile} {
-		if err := c.account.checkReachable(path); err != nil {
-			return err
-		}
+	// Only the data directory: the server never opens LogFile by name, it inherits the
+	// descriptor we open (so the log may live where the account cannot go, e.g. under /root).
+	if err := c.account.checkReachable(c.cfg.DataDir); err != nil {
+		return err
 	}
 	if err := c.account.mkdir(c.cfg.DataDir, 0o700); err != nil {
 		return err

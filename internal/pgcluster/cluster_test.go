@@ -272,3 +272,33 @@ func statOwner(t *testing.T, path string) owner {
 	st := info.Sys().(*syscall.Stat_t)
 	return owner{int(st.Uid), int(st.Gid)}
 }
+
+// As root the server runs as the postgres account, which may not enter the directory of the
+// log (root's home): the log is opened by us and inherited, so that must not matter.
+func TestLogFileWhereTheServerAccountCannotGo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root hands the server to another account")
+	}
+	private := t.TempDir()
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgcluster.New(pgcluster.Config{
+		DataDir:        filepath.Join(pgtest.TempDir(t), "data"),
+		LogFile:        filepath.Join(private, "logs", "postgres.log"),
+		Port:           pgtest.FreePort(t),
+		User:           "tester",
+		Password:       "secret",
+		Bin:            pgtest.Binaries(t),
+		StopWithParent: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop(context.Background()) })
+	initAndStart(t, c)
+	data, err := os.ReadFile(filepath.Join(private, "logs", "postgres.log"))
+	if err != nil || !strings.Contains(string(data), "ready to accept connections") {
+		t.Errorf("server log in the private directory: %v, %q", err, data)
+	}
+}

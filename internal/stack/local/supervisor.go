@@ -52,7 +52,7 @@ func newPlan(project *stack.Project, portOffset int, exe string, getenv func(str
 	if err != nil {
 		return nil, fmt.Errorf("%w: the local runtime runs PostgreSQL from the machine's server programs (initdb, postgres), and none were found on PATH or in the usual install folders; install them: apt-get install postgresql (Debian/Ubuntu), dnf install postgresql-server (Fedora), brew install postgresql@15 (macOS)", ErrPrerequisite)
 	}
-	svcs, err := stack.Services(stack.Config{PortOffset: portOffset, PublicKeyPath: project.PublicKeyPath()})
+	svcs, err := stack.Services(stack.Config{PortOffset: portOffset, PublicKey: project.PublicKeyPath()})
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +292,9 @@ func RemoveData(project *stack.Project) error {
 	dir := filepath.Dir(postgresDataDir(project))
 	if err := os.RemoveAll(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete %s: %w", dir, err)
+	}
+	if parent := filepath.Dir(dir); parent != project.Dir {
+		os.Remove(parent) // the project's folder under /var/lib/waooaw, once empty
 	}
 	return nil
 }
