@@ -58,6 +58,9 @@ func stopStack(ctx context.Context, e *env, project *stack.Project, volumes bool
 	if err != nil {
 		return err
 	}
+	if alive && st.Runtime == "docker" {
+		return downDocker(ctx, e, project, st, volumes)
+	}
 	if !alive {
 		fmt.Fprintf(e.stderr, "stack %q is not running\n", project.Name)
 	} else {

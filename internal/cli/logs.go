@@ -77,8 +77,15 @@ func runLogs(ctx context.Context, e *env, o *logsOptions, args []string) error {
 	if err != nil {
 		return usageErr(err)
 	}
-	if _, err := project.ReadState(); errors.Is(err, stack.ErrNoState) && !dirExists(project.LogDir()) {
+	st, stErr := project.ReadState()
+	if errors.Is(stErr, stack.ErrNoState) && !dirExists(project.LogDir()) {
 		return environmentErr(fmt.Errorf("stack %q has no logs: start it with 'waooaw up%s'", project.Name, projectFlag(project)))
+	}
+	sources := logs.FileSources(project.LogDir(), services)
+	if stErr == nil && st.Runtime == "docker" {
+		if sources, err = dockerLogSources(ctx, e, project, st, services); err != nil {
+			return err
+		}
 	}
 
 	var render func(logs.Entry) error
@@ -87,7 +94,7 @@ func runLogs(ctx context.Context, e *env, o *logsOptions, args []string) error {
 	} else {
 		render = logs.NewTextRenderer(e.stdout, services, isTerminal(e.stdout) && e.getenv("NO_COLOR") == "", nil).Render
 	}
-	err = logs.Stream(ctx, logs.FileSources(project.LogDir(), services), opts, render)
+	err = logs.Stream(ctx, sources, opts, render)
 	if ctx.Err() != nil {
 		return nil // Ctrl-C is how -f ends
 	}

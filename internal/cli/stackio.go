@@ -121,7 +121,10 @@ type statusRow struct {
 	Uptime   string        `json:"uptime,omitempty"`
 	Program  string        `json:"program,omitempty"`
 	Detail   string        `json:"detail,omitempty"`
-	LastExit string        `json:"last_exit,omitempty"`
+	// Docker runtime only.
+	Container string  `json:"container_id,omitempty"`
+	MemoryMB  float64 `json:"memory_mb,omitempty"`
+	LastExit  string  `json:"last_exit,omitempty"`
 }
 
 // renderUpTable prints the services `up` brought up: name, URL, time to healthy.

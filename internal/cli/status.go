@@ -60,7 +60,7 @@ func runStatus(ctx context.Context, e *env, output string) error {
 	if !alive {
 		return environmentErr(fmt.Errorf("stack %q is not running: start it with 'waooaw up%s'", project.Name, projectFlag(project)))
 	}
-	svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKeyPath: project.PublicKeyPath()})
+	svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKey: project.PublicKeyPath()})
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,16 @@ func runStatus(ctx context.Context, e *env, output string) error {
 		rep.Services = append(rep.Services, row)
 	}
 
+	if st.Runtime == "docker" {
+		if err := dockerStatus(ctx, e, project, st, rep.Services); err != nil {
+			return err
+		}
+		for _, r := range rep.Services {
+			if r.State != "healthy" {
+				rep.Healthy = false
+			}
+		}
+	}
 	switch output {
 	case "json":
 		enc := json.NewEncoder(e.stdout)
@@ -110,11 +120,23 @@ func runStatus(ctx context.Context, e *env, output string) error {
 
 func writeStatusText(w io.Writer, rep statusReport, color bool) {
 	p := &progress{color: color}
+	docker := rep.Runtime == "docker"
 	t := newTable(color, "SERVICE", "STATE", "URL", "PID", "RESTARTS", "UPTIME")
+	if docker {
+		t = newTable(color, "SERVICE", "STATE", "URL", "CONTAINER", "MEMORY", "RESTARTS", "UPTIME")
+	}
 	for _, r := range rep.Services {
 		state := p.paint(styleOK, r.State)
 		if r.State != "healthy" {
 			state = p.paint(styleBad, r.State)
+		}
+		if docker {
+			mem := "—"
+			if r.MemoryMB > 0 {
+				mem = fmt.Sprintf("%.1f MB", r.MemoryMB)
+			}
+			t.Row(r.Service, state, r.URL, r.Container, mem, fmt.Sprint(r.Restarts), r.Uptime)
+			continue
 		}
 		pid := "—"
 		if r.PID > 0 {
@@ -122,7 +144,11 @@ func writeStatusText(w io.Writer, rep statusReport, color bool) {
 		}
 		t.Row(r.Service, state, r.URL, pid, fmt.Sprint(r.Restarts), r.Uptime)
 	}
-	fmt.Fprintf(w, "stack %q · %s runtime · supervisor pid %d · port offset %d\n", rep.Project, rep.Runtime, rep.SupervisorPID, rep.PortOffset)
+	if docker {
+		fmt.Fprintf(w, "stack %q · docker runtime · port offset %d\n", rep.Project, rep.PortOffset)
+	} else {
+		fmt.Fprintf(w, "stack %q · %s runtime · supervisor pid %d · port offset %d\n", rep.Project, rep.Runtime, rep.SupervisorPID, rep.PortOffset)
+	}
 	fmt.Fprintln(w, t.Render())
 	for _, r := range rep.Services {
 		if r.Detail != "" {

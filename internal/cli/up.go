@@ -72,9 +72,7 @@ func runUp(ctx context.Context, e *env, o *upOptions) error {
 		return usageErr(fmt.Errorf("--port-offset %d is out of range: use 0 to %d", o.portOffset, stack.MaxPortOffset))
 	}
 	switch o.runtime {
-	case "local", "auto":
-	case "docker":
-		return environmentErr(errors.New("--runtime docker is not part of this build yet; use --runtime local (the default)"))
+	case "local", "auto", "docker":
 	default:
 		return usageErr(fmt.Errorf("--runtime %q: use auto, local or docker", o.runtime))
 	}
@@ -93,8 +91,21 @@ func runUp(ctx context.Context, e *env, o *upOptions) error {
 		return upAgain(ctx, e, project, st, o)
 	}
 
+	progress := newProgress(e.stderr, isTerminal(e.stderr) && e.getenv("NO_COLOR") == "")
 	if o.runtime == "auto" {
-		fmt.Fprintln(e.stderr, "runtime: local (the docker runtime is not part of this build yet)")
+		ok, why := dockerUsable(ctx, e)
+		if ok {
+			o.runtime = "docker"
+		} else {
+			o.runtime = "local"
+		}
+		fmt.Fprintf(e.stderr, "runtime: %s (%s)\n", o.runtime, why)
+	}
+	if o.runtime == "docker" {
+		if o.foreground {
+			return usageErr(errors.New("--foreground is for the local runtime; on docker follow the stack with 'waooaw logs -f'"))
+		}
+		return upDocker(ctx, e, project, o, progress)
 	}
 	if _, err := project.EnsureKey(); err != nil {
 		return fmt.Errorf("the project's signing key: %w", err)
@@ -114,7 +125,6 @@ func runUp(ctx context.Context, e *env, o *upOptions) error {
 	}
 
 	began := time.Now()
-	progress := newProgress(e.stderr, isTerminal(e.stderr) && e.getenv("NO_COLOR") == "")
 	if o.foreground {
 		return upForeground(ctx, e, plan, o, progress, began)
 	}
@@ -130,11 +140,14 @@ func upAgain(ctx context.Context, e *env, project *stack.Project, st *stack.Stat
 	if o.portOffsetSet && o.portOffset != st.PortOffset {
 		return usageErr(fmt.Errorf("project %q already runs with --port-offset %d; run 'waooaw down -p %s' first to change it", project.Name, st.PortOffset, project.Name))
 	}
-	svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKeyPath: project.PublicKeyPath()})
+	svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKey: project.PublicKeyPath()})
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(o.timeout)
+	if o.runtime == "local" && st.Runtime != "local" || o.runtime == "docker" && st.Runtime != "docker" {
+		return usageErr(fmt.Errorf("project %q already runs on the %s runtime; run 'waooaw down%s' first to switch", project.Name, st.Runtime, projectFlag(project)))
+	}
 	for {
 		health := probeAll(ctx, svcs)
 		var sick []string
@@ -146,6 +159,12 @@ func upAgain(ctx context.Context, e *env, project *stack.Project, st *stack.Stat
 		if len(sick) == 0 {
 			fmt.Fprintf(e.stderr, "stack %q is already up (%s runtime); nothing changed\n", project.Name, st.Runtime)
 			return printUp(e, project, svcs, nil, 0, true)
+		}
+		if st.Runtime == "docker" {
+			// Containers do not restart themselves: start what is missing or stopped again.
+			fmt.Fprintf(e.stderr, "stack %q (docker runtime): %v not healthy; starting them again\n", project.Name, sick)
+			o.portOffset = st.PortOffset
+			return upDockerAgain(ctx, e, project, o)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("stack %q runs but %v did not become healthy within %v: see 'waooaw status' and 'waooaw logs %s'", project.Name, sick, o.timeout, sick[0])

@@ -148,7 +148,7 @@ func verifyTarget(e *env, o *verifyOptions) (*validate.Target, string, error) {
 		return nil, "", err
 	}
 	if alive {
-		svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKeyPath: project.PublicKeyPath()})
+		svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKey: project.PublicKeyPath()})
 		if err != nil {
 			return nil, "", err
 		}

@@ -89,7 +89,7 @@ func (p fakeProbe) Check(context.Context) error {
 // fakeStack is the real stack's dependency graph with fake probes.
 func fakeStack(t *testing.T, rt *fakeRuntime) []Service {
 	t.Helper()
-	svcs, err := Services(Config{PublicKeyPath: "/k.pem"})
+	svcs, err := Services(Config{PublicKey: "/k.pem"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestDownStopsDependentsFirstAndGoesOnPastErrors(t *testing.T) {
 }
 
 func TestServicesPortOffsetAndEnvironment(t *testing.T) {
-	svcs, err := Services(Config{PortOffset: 100, PublicKeyPath: "/state/pub.pem"})
+	svcs, err := Services(Config{PortOffset: 100, PublicKey: "/state/pub.pem"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,10 +100,10 @@ func (LocalNetwork) Listen(s Service) string { return net.JoinHostPort(Host, str
 // Config is what a stack is built from.
 type Config struct {
 	PortOffset int
-	// PublicKeyPath is the PEM public key the backend and gateway verify tokens with, as the
-	// services see the path (inside a container it differs from the host's).
-	PublicKeyPath string
-	Network       Network
+	// PublicKey is the public key the backend and gateway verify tokens with: PEM text, or
+	// the path of a PEM file as the services see it (containers get the text).
+	PublicKey string
+	Network   Network
 }
 
 // MaxPortOffset keeps every shifted port below 65536.
@@ -145,7 +145,7 @@ func Services(cfg Config) ([]Service, error) {
 			s.Env = map[string]string{
 				"ADDR":           listen,
 				"DATABASE_URL":   dbURL,
-				"JWT_PUBLIC_KEY": cfg.PublicKeyPath,
+				"JWT_PUBLIC_KEY": cfg.PublicKey,
 				"ENVIRONMENT":    "development",
 			}
 			s.Probe = HTTPProbe{URL: s.URL() + "/health"}
@@ -158,7 +158,7 @@ func Services(cfg Config) ([]Service, error) {
 				"REDIS_URL":         "redis://" + cfg.Network.Addr(byName[Redis]),
 				"OPA_URL":           url(OPA),
 				"DATABASE_URL":      dbURL,
-				"JWT_PUBLIC_KEY":    cfg.PublicKeyPath,
+				"JWT_PUBLIC_KEY":    cfg.PublicKey,
 				"ENVIRONMENT":       "development",
 				// Redirects are followed by the user's browser, so they name host ports.
 				"APPROVAL_UI_URL":   byName[PP].URL() + "/governor/approvals",
