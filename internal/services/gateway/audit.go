@@ -59,9 +59,13 @@ func nullable(s string) any {
 // auditLog writes audit rows asynchronously in batches through a bounded queue: the request
 // path never waits for the database. A full queue or an unreachable database drops rows and
 // counts them; a bad row is dropped alone, never blocking the rows behind it.
+//
+// The writer is woken when a batch is queued or on the tick, never per row: waking it for
+// every request cost each one a goroutine switch.
 type auditLog struct {
 	pool    *pgxpool.Pool // nil: auditing is off
 	rows    chan auditRow
+	full    chan struct{} // a batch is queued: write it without waiting for the tick
 	logger  *slog.Logger
 	written prometheus.Counter
 	dropped prometheus.Counter
@@ -76,7 +80,7 @@ const (
 
 func newAuditLog(pool *pgxpool.Pool, logger *slog.Logger, m *gatewayMetrics) *auditLog {
 	return &auditLog{
-		pool: pool, rows: make(chan auditRow, auditQueue), logger: logger,
+		pool: pool, rows: make(chan auditRow, auditQueue), full: make(chan struct{}, 1), logger: logger,
 		written: m.audit.WithLabelValues("written"), dropped: m.audit.WithLabelValues("dropped"),
 		done: make(chan struct{}),
 	}
@@ -89,6 +93,12 @@ func (a *auditLog) record(row auditRow) {
 	}
 	select {
 	case a.rows <- row:
+		if len(a.rows) >= auditBatch {
+			select {
+			case a.full <- struct{}{}:
+			default: // already signalled
+			}
+		}
 	default:
 		a.dropped.Inc()
 	}
@@ -103,37 +113,39 @@ func (a *auditLog) run(ctx context.Context) {
 	tick := time.NewTicker(auditEvery)
 	defer tick.Stop()
 	batch := make([]auditRow, 0, auditBatch)
-	flush := func(ctx context.Context) {
-		if len(batch) > 0 {
-			a.write(ctx, batch)
-			batch = batch[:0]
-		}
-	}
 	for {
 		select {
-		case row := <-a.rows:
-			batch = append(batch, row)
-			if len(batch) == auditBatch {
-				flush(ctx)
-			}
+		case <-a.full:
 		case <-tick.C:
-			flush(ctx)
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			for {
-				select {
-				case row := <-a.rows:
-					batch = append(batch, row)
-					if len(batch) == auditBatch {
-						flush(fctx)
-					}
-					continue
-				default:
-				}
-				break
-			}
-			flush(fctx)
+			a.writeQueued(fctx, batch)
 			cancel()
+			return
+		}
+		a.writeQueued(ctx, batch)
+	}
+}
+
+// writeQueued writes the rows queued now, in batches of at most auditBatch, using batch as
+// its buffer.
+func (a *auditLog) writeQueued(ctx context.Context, batch []auditRow) {
+	for {
+		batch = batch[:0]
+	fill:
+		for len(batch) < auditBatch {
+			select {
+			case row := <-a.rows:
+				batch = append(batch, row)
+			default:
+				break fill
+			}
+		}
+		if len(batch) == 0 {
+			return
+		}
+		a.write(ctx, batch)
+		if len(batch) < auditBatch {
 			return
 		}
 	}
