@@ -164,7 +164,18 @@ func verifyTarget(e *env, o *verifyOptions) (*validate.Target, string, error) {
 		if t.DatabaseURL == "" {
 			t.DatabaseURL = urlOf(svcs, stack.Postgres) + "?sslmode=disable&connect_timeout=2"
 		}
-		if !remote {
+		if !remote && st.Runtime == "docker" {
+			if ds, err := openDockerStack(context.Background(), e, project, st.PortOffset, "never"); err == nil {
+				t.Logs = func(service string, n int) []string {
+					for _, s := range ds.svcs {
+						if s.Name == service {
+							return ds.rt.LogTail(s, n)
+						}
+					}
+					return nil
+				}
+			}
+		} else if !remote {
 			t.Logs = func(service string, n int) []string { return logTail(project, service, n) }
 		}
 		name = fmt.Sprintf("project %q (%s runtime)", project.Name, st.Runtime)
