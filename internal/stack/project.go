@@ -115,19 +115,28 @@ func (p *Project) EnsureKey() (*token.SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	// O_EXCL: two commands generating at once must not end with two different keys.
-	f, err := os.OpenFile(p.KeyPath(), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return p.EnsureKey()
-	}
+	// Written whole to a temporary file, then linked into place: link fails if another
+	// command got there first (so two commands never end with two keys), and nobody ever
+	// reads a half-written key.
+	tmp, err := os.CreateTemp(p.Dir, ".signing-key-*")
 	if err != nil {
 		return nil, fmt.Errorf("write the signing key: %w", err)
 	}
-	if _, err := f.Write(pemBytes); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
 		return nil, fmt.Errorf("write the signing key: %w", err)
 	}
-	if err := f.Close(); err != nil {
+	if _, err := tmp.Write(pemBytes); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("write the signing key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("write the signing key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), p.KeyPath()); errors.Is(err, fs.ErrExist) {
+		return p.EnsureKey()
+	} else if err != nil {
 		return nil, fmt.Errorf("write the signing key: %w", err)
 	}
 	return key, p.writePublicKey(key)
