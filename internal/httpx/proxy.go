@@ -103,6 +103,11 @@ const copyBufferSize = 32 << 10
 // per response was half of what a proxied request allocated.
 type bufferPool struct{ pool sync.Pool }
 
+// NewBufferPool returns a pool of the buffers a proxy copies bodies through,
+// the one NewProxy gives each proxy. It is exported so that a benchmark's
+// yardstick, a plain httputil.ReverseProxy, can recycle its buffers too.
+func NewBufferPool() httputil.BufferPool { return newBufferPool() }
+
 func newBufferPool() *bufferPool {
 	return &bufferPool{pool: sync.Pool{New: func() any {
 		b := make([]byte, copyBufferSize)
