@@ -26,7 +26,7 @@ import (
 // One round trip in flight batches best: redis-server runs one command at a time anyway, and
 // with two the scripts of a loaded gateway went in batches a third smaller, costing redis-server
 // about a fifth more CPU per script. The price is latency: a script that just missed a round
-// trip waits for it to come back before going, one loopback round trip at most.
+// trip waits for that one to come back before it goes (tens of microseconds on loopback).
 const (
 	maxRoundTrips = 1   // round trips in flight at once
 	maxBatch      = 128 // scripts in one pipeline
