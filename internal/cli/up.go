@@ -329,8 +329,8 @@ func printUp(e *env, project *stack.Project, svcs []stack.Service, progress *pro
 	}
 	renderUpTable(e.stdout, rows, isTerminal(e.stdout) && e.getenv("NO_COLOR") == "")
 	if !already {
-		fmt.Fprintf(e.stderr, "stack %q is up in %.2fs (local runtime) — try: curl -H \"Authorization: Bearer $(waooaw token mint%s)\" %s/api/agents\n",
-			project.Name, total.Seconds(), projectFlag(project), urlOf(svcs, stack.CP))
+		fmt.Fprintf(e.stderr, "stack %q is up in %.2fs (%s runtime) — try: curl -H \"Authorization: Bearer $(waooaw token mint%s)\" %s/api/agents\n",
+			project.Name, total.Seconds(), runtimeOf(project), projectFlag(project), urlOf(svcs, stack.CP))
 	}
 	return nil
 }
@@ -340,4 +340,12 @@ func projectFlag(p *stack.Project) string {
 		return ""
 	}
 	return " -p " + p.Name
+}
+
+// runtimeOf names the runtime the project's stack runs on.
+func runtimeOf(p *stack.Project) string {
+	if st, err := p.ReadState(); err == nil {
+		return st.Runtime
+	}
+	return "local"
 }
