@@ -237,7 +237,10 @@ func (r *Runtime) Start(ctx context.Context, svc stack.Service) error {
 	case err == nil && cur.Labels[labelConfig] == spec.Labels[labelConfig] && cur.Running:
 		return nil
 	case err == nil && cur.Labels[labelConfig] == spec.Labels[labelConfig]:
-		return r.API.ContainerStart(ctx, spec.Name)
+		if err := r.API.ContainerStart(ctx, spec.Name); err != nil {
+			return explainStart(spec, err)
+		}
+		return nil
 	case err == nil:
 		if err := r.API.ContainerRemove(ctx, spec.Name); err != nil {
 			return fmt.Errorf("replace %s: %w", spec.Name, err)
