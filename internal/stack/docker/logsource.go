@@ -3,6 +3,7 @@ package docker
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -33,7 +34,7 @@ func (s *LogSource) Read(ctx context.Context, opts logs.Options) ([]logs.Entry, 
 	}
 	rc, err := s.API.ContainerLogs(ctx, ContainerName(s.Project, s.Name), lo)
 	if err != nil {
-		if strings.Contains(err.Error(), ErrNotFound.Error()) {
+		if errors.Is(err, ErrNotFound) {
 			return nil, nil, nil // no container: nothing logged
 		}
 		return nil, nil, err

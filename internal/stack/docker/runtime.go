@@ -126,7 +126,7 @@ func (r *Runtime) EnsureImages(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.ensureImage(ctx, ref); err != nil {
+			if err := r.ensureImage(ctx, ref, r.overrideVars(ref)); err != nil {
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
@@ -153,7 +153,20 @@ func (r *Runtime) Prepare(ctx context.Context) error {
 	return nil
 }
 
-func (r *Runtime) ensureImage(ctx context.Context, ref string) error {
+// overrideVars names the variables that choose ref, for error messages.
+func (r *Runtime) overrideVars(ref string) string {
+	var vars []string
+	for _, v := range []struct{ name, ref string }{
+		{"WAOOAW_IMAGE_POSTGRES", r.Images.Postgres}, {"WAOOAW_IMAGE_REDIS", r.Images.Redis}, {"WAOOAW_IMAGE_OPA", r.Images.OPA},
+	} {
+		if v.ref == ref {
+			vars = append(vars, v.name)
+		}
+	}
+	return strings.Join(vars, "/")
+}
+
+func (r *Runtime) ensureImage(ctx context.Context, ref, vars string) error {
 	present, err := r.API.ImageExists(ctx, ref)
 	if err != nil {
 		return err
@@ -162,7 +175,7 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string) error {
 		return nil
 	}
 	if r.Pull == "never" {
-		return fmt.Errorf("%w: %s is not present and --pull never forbids pulling it (override it with WAOOAW_IMAGE_<SERVICE>)", ErrImage, ref)
+		return fmt.Errorf("%w: %s is not present and --pull never forbids pulling it (point %s at an image you have, or use --runtime local)", ErrImage, ref, vars)
 	}
 	r.progress("pulling %s", ref)
 	began := time.Now()
@@ -171,7 +184,7 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string) error {
 			r.progress("pull of %s failed (%v); using the local copy", ref, err)
 			return nil
 		}
-		return fmt.Errorf("%w: %s is not present and could not be pulled: %v (pull it, or point WAOOAW_IMAGE_<SERVICE> at an image you have)", ErrImage, ref, err)
+		return fmt.Errorf("%w: %s is not present and could not be pulled: %v (pull it, point %s at an image you have, or use --runtime local)", ErrImage, ref, err, vars)
 	}
 	r.progress("pulled %s in %.1fs", ref, time.Since(began).Seconds())
 	return nil

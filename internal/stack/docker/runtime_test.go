@@ -133,7 +133,7 @@ func TestEnsureImages(t *testing.T) {
 		{
 			name: "absent, pull access denied", present: []string{DefaultRedisImage, DefaultOPAImage}, pull: "missing",
 			pulls:    map[string]fakeReply{DefaultPostgresImage: denied},
-			wantErr:  []string{"image not available: postgres:15-alpine is not present and could not be pulled", "pull access denied for postgres", "point WAOOAW_IMAGE_<SERVICE> at an image you have"},
+			wantErr:  []string{"image not available: postgres:15-alpine is not present and could not be pulled", "pull access denied for postgres", "point WAOOAW_IMAGE_POSTGRES at an image you have, or use --runtime local"},
 			wantCall: []string{pgPull},
 		},
 		{
@@ -152,7 +152,7 @@ func TestEnsureImages(t *testing.T) {
 		},
 		{
 			name: "none present, --pull never: no pull at all", pull: "never",
-			wantErr: []string{"postgres:15-alpine is not present and --pull never forbids pulling it", "redis:7-alpine is not present", "openpolicyagent/opa:1.22.3-static is not present", "override it with WAOOAW_IMAGE_<SERVICE>"},
+			wantErr: []string{"postgres:15-alpine is not present and --pull never forbids pulling it", "redis:7-alpine is not present", "openpolicyagent/opa:1.22.3-static is not present", "point WAOOAW_IMAGE_OPA at an image you have"},
 		},
 		{
 			name: "present, --pull always, pull fails: the local copy serves", present: all, pull: "always",
