@@ -36,6 +36,8 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "waooaw")
 	build := exec.Command("go", "build", "-o", binary, ".")
+	// Static, as `make build` makes it: the Docker runtime puts it in a FROM scratch image.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build waooaw:", err)

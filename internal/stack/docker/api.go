@@ -251,7 +251,7 @@ func (e *engineClient) ContainerStop(ctx context.Context, name string, timeoutSe
 }
 
 func (e *engineClient) ContainerRemove(ctx context.Context, name string) error {
-	err := e.c.ContainerRemove(ctx, name, container.RemoveOptions{Force: true})
+	err := e.c.ContainerRemove(ctx, name, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	if client.IsErrNotFound(err) {
 		return nil
 	}
