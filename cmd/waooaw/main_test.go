@@ -352,34 +352,17 @@ func TestLocalStackKeepsDataAcrossDownAndFreshSeedAfterVolumes(t *testing.T) {
 	tok := strings.TrimSpace(sb.mustRun("token", "mint"))
 
 	// Create a trial, then take the stack down and up again.
-	_, agents := sb.get(sb.url(stack.CP)+"/api/agents?limit=1", tok)
-	var page struct {
-		Items []struct {
-			ID string `json:"id"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal([]byte(agents), &page); err != nil || len(page.Items) == 0 {
-		t.Fatalf("agents: %v %s", err, agents)
-	}
-	body := strings.NewReader(`{"agent_id":"` + page.Items[0].ID + `"}`)
-	req, _ := http.NewRequest(http.MethodPost, sb.url(stack.CP)+"/api/trials", body)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create trial: %v %v", err, resp)
-	}
-	resp.Body.Close()
+	trialID := createTrial(t, sb, tok)
 
 	sb.mustRun("down")
 	sb.mustRun("up", "--port-offset", off)
-	if _, trials := sb.get(sb.url(stack.CP)+"/api/trials", tok); !strings.Contains(trials, page.Items[0].ID) {
+	if _, trials := sb.get(sb.url(stack.CP)+"/api/trials", tok); !strings.Contains(trials, trialID) {
 		t.Fatalf("after down and up the trial is gone: %s", trials)
 	}
 
 	sb.mustRun("down", "--volumes")
 	sb.mustRun("up", "--port-offset", off)
-	if _, trials := sb.get(sb.url(stack.CP)+"/api/trials", tok); strings.Contains(trials, page.Items[0].ID) {
+	if _, trials := sb.get(sb.url(stack.CP)+"/api/trials", tok); strings.Contains(trials, trialID) {
 		t.Fatalf("after down --volumes the trial is still there: %s", trials)
 	}
 }

@@ -48,6 +48,8 @@ func TestExitCodes(t *testing.T) {
 		{"up on an unknown runtime", []string{"up", "--runtime", "podman"}, exitUsage, `--runtime "podman"`},
 		{"logs of an unknown service", []string{"logs", "bogus"}, exitUsage, `unknown service "bogus"`},
 		{"logs with a bad since", []string{"logs", "--since", "yesterday"}, exitUsage, `--since "yesterday"`},
+		{"healthcheck without a URL or ADDR", []string{"healthcheck"}, exitUsage, "ADDR"},
+		{"healthcheck of nothing", []string{"healthcheck", "http://127.0.0.1:1/health"}, exitFailed, "unhealthy"},
 		{"inspect garbage", []string{"token", "inspect", "garbage"}, exitUsage, "not a JWT"},
 		{"inspect needs an argument", []string{"token", "inspect"}, exitUsage, "accepts 1 arg"},
 	}
