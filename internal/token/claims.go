@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -246,6 +247,12 @@ func unmarshalString(value json.RawMessage, s *string) error {
 // the same whatever the machine's time zone. Whole seconds, the usual form,
 // skip the reflective decoder.
 func unmarshalDate(value json.RawMessage, date **jwt.NumericDate) error {
+	if len(value) > 0 && value[0] == '"' {
+		// RFC 7519 §2: a NumericDate is a JSON number. jwt.NumericDate would
+		// read "1700000000" too, and a claim two parsers read differently is
+		// a claim to refuse.
+		return errors.New("NumericDate must be a number")
+	}
 	if secs, err := strconv.ParseInt(string(value), 10, 64); err == nil {
 		*date = jwt.NewNumericDate(time.Unix(secs, 0).UTC())
 		return nil

@@ -2,6 +2,7 @@ package token
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"slices"
 	"testing"
@@ -143,21 +144,26 @@ func TestClaimsRolePredicates(t *testing.T) {
 	tests := []struct {
 		name           string
 		roles          []string
+		customer       string
 		governor       string
 		customerScoped bool
 		isGovernor     bool
 	}{
-		{"customer user", []string{RoleCustomerUser}, "", true, false},
-		{"customer admin and user", []string{RoleCustomerAdmin, RoleCustomerUser}, "", true, false},
-		{"customer and platform role", []string{RoleCustomerUser, RoleViewer}, "", false, false},
-		{"platform role", []string{RoleHelpdeskAgent}, "", false, false},
-		{"no roles fails closed", nil, "", true, false},
-		{"admin", []string{RoleAdmin}, "", false, false},
-		{"governor", []string{RoleAdmin}, "gov-1", false, true},
-		{"governor id without admin", []string{RoleSubscriptionManager}, "gov-1", false, false},
+		{"customer user", []string{RoleCustomerUser}, "", "", true, false},
+		{"customer admin and user", []string{RoleCustomerAdmin, RoleCustomerUser}, "", "", true, false},
+		{"customer and platform role", []string{RoleCustomerUser, RoleViewer}, "", "", false, false},
+		{"platform role", []string{RoleHelpdeskAgent}, "", "", false, false},
+		{"platform role with a customer is scoped to it", []string{RoleViewer}, "c-1", "", true, false},
+		{"admin with a customer is scoped to it", []string{RoleAdmin}, "c-1", "", true, false},
+		{"no roles fails closed", nil, "", "", true, false},
+		{"admin", []string{RoleAdmin}, "", "", false, false},
+		{"governor", []string{RoleAdmin}, "", "gov-1", false, true},
+		{"blank governor id is no governor", []string{RoleAdmin}, "", " ", false, false},
+		{"whitespace governor id is no governor", []string{RoleAdmin}, "", "\t\n", false, false},
+		{"governor id without admin", []string{RoleSubscriptionManager}, "", "gov-1", false, false},
 	}
 	for _, tt := range tests {
-		c := &Claims{Roles: tt.roles, GovernorAgentID: tt.governor}
+		c := &Claims{Roles: tt.roles, CustomerID: tt.customer, GovernorAgentID: tt.governor}
 		if got := c.IsCustomerScoped(); got != tt.customerScoped {
 			t.Errorf("%s: IsCustomerScoped = %v, want %v", tt.name, got, tt.customerScoped)
 		}
@@ -171,6 +177,41 @@ func TestClaimsRolePredicates(t *testing.T) {
 		}
 		if c.HasRole(RoleIndustryManager) {
 			t.Errorf("%s: HasRole(industry_manager) = true", tt.name)
+		}
+	}
+}
+
+func TestCheckRoles(t *testing.T) {
+	tests := []struct {
+		roles []string
+		want  string // "" accepted, else the reason
+	}{
+		{[]string{RoleCustomerUser}, ""},
+		{[]string{RoleCustomerAdmin, RoleCustomerUser}, ""},
+		{[]string{RoleAdmin, RoleViewer}, ""},
+		{nil, `claim "roles" must not be empty`},
+		{[]string{"root"}, `unknown role "root"`},
+		{[]string{RoleCustomerAdmin, RoleViewer}, "roles mix the customer role customer_admin with the platform role viewer; a token holds one kind"},
+		{[]string{RoleAdmin, RoleCustomerUser}, "roles mix the customer role customer_user with the platform role admin; a token holds one kind"},
+	}
+	for _, tt := range tests {
+		err := CheckRoles(tt.roles)
+		var inv *InvalidError
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("CheckRoles(%q) = %v, want nil", tt.roles, err)
+		case tt.want != "" && (!errors.As(err, &inv) || inv.Reason != tt.want):
+			t.Errorf("CheckRoles(%q) = %v, want %q", tt.roles, err, tt.want)
+		}
+	}
+	// Every customer role with every platform role is refused.
+	for _, c := range Roles() {
+		for _, p := range Roles() {
+			if IsCustomerRole(c) && !IsCustomerRole(p) {
+				if CheckRoles([]string{c, p}) == nil || CheckRoles([]string{p, c}) == nil {
+					t.Errorf("CheckRoles accepts %s with %s", c, p)
+				}
+			}
 		}
 	}
 }

@@ -15,9 +15,12 @@ var (
 
 // FromAuthorizationHeader returns the bearer token of a request, given all
 // its Authorization header values (r.Header.Values("Authorization")). No
-// header, or an empty one, is ErrMissingHeader. Several headers, a value that
-// is not exactly two whitespace-separated parts, or a scheme other than
-// Bearer (matched case-insensitively, RFC 9110 §11.1) is ErrHeaderFormat.
+// header, or an empty one, is ErrMissingHeader. Several headers, or a value
+// that is not exactly the scheme Bearer (matched case-insensitively, RFC 9110
+// §11.1), one space and a token free of whitespace, is ErrHeaderFormat: a
+// value two parsers could split differently is refused rather than guessed at.
+// (Whitespace around the whole value is not part of it, RFC 9110 §5.5, and
+// net/http has already removed it.)
 func FromAuthorizationHeader(values []string) (string, error) {
 	switch {
 	case len(values) == 0:
@@ -25,12 +28,20 @@ func FromAuthorizationHeader(values []string) (string, error) {
 	case len(values) > 1:
 		return "", ErrHeaderFormat
 	}
-	parts := strings.Fields(values[0])
-	switch {
-	case len(parts) == 0:
+	v := values[0]
+	if strings.TrimSpace(v) == "" {
 		return "", ErrMissingHeader
-	case len(parts) != 2 || !strings.EqualFold(parts[0], "bearer"):
+	}
+	scheme, tok, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || tok == "" ||
+		strings.IndexFunc(tok, isNotTokenChar) >= 0 {
 		return "", ErrHeaderFormat
 	}
-	return parts[1], nil
+	return tok, nil
+}
+
+// isNotTokenChar reports whether r may not appear in a bearer token: any
+// whitespace or control character, and anything outside ASCII.
+func isNotTokenChar(r rune) bool {
+	return r <= ' ' || r >= 0x7f
 }

@@ -23,6 +23,14 @@ func TestFromAuthorizationHeader(t *testing.T) {
 		{"token only", []string{"abc.def.ghi"}, "", ErrHeaderFormat},
 		{"three parts", []string{"Bearer a b"}, "", ErrHeaderFormat},
 		{"two headers", []string{"Bearer a", "Bearer b"}, "", ErrHeaderFormat},
+		{"two spaces", []string{"Bearer  x"}, "", ErrHeaderFormat},
+		{"tab", []string{"Bearer\tx"}, "", ErrHeaderFormat},
+		{"space and tab", []string{"Bearer \tx"}, "", ErrHeaderFormat},
+		{"trailing space kept by a caller", []string{"Bearer x "}, "", ErrHeaderFormat},
+		{"leading space", []string{" Bearer x"}, "", ErrHeaderFormat},
+		{"control character", []string{"Bearer x\x00y"}, "", ErrHeaderFormat},
+		{"non-ASCII", []string{"Bearer x\u00e9"}, "", ErrHeaderFormat},
+		{"scheme and space only", []string{"Bearer "}, "", ErrHeaderFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

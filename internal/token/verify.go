@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -187,16 +188,26 @@ func (v *Verifier) checkClaims(c *Claims) error {
 			return invalid("missing required claim %q", claim.name)
 		}
 	}
+	// Identity claims travel on as header values, log fields and audit
+	// columns: a control character there splits a header or forges a line.
+	for _, claim := range []struct{ name, value string }{
+		{claimSubject, c.Subject},
+		{claimUserID, c.UserID},
+		{claimEmail, c.Email},
+		{claimCustomerID, c.CustomerID},
+		{claimGovernorAgentID, c.GovernorAgentID},
+		{claimAgentID, c.AgentID},
+		{claimIssuer, c.Issuer},
+	} {
+		if !printable(claim.value) {
+			return invalid("claim %q holds control characters or invalid UTF-8", claim.name)
+		}
+	}
 	if c.Roles == nil {
 		return invalid("missing required claim %q", claimRoles)
 	}
-	if len(c.Roles) == 0 {
-		return invalid("claim %q must not be empty", claimRoles)
-	}
-	for _, r := range c.Roles {
-		if !IsKnownRole(r) {
-			return invalid("unknown role %s", quoteShort(r))
-		}
+	if err := CheckRoles(c.Roles); err != nil {
+		return err
 	}
 	if c.IssuedAt == nil {
 		return invalid("missing required claim %q", claimIssuedAt)
@@ -234,6 +245,16 @@ func (v *Verifier) checkClaims(c *Claims) error {
 		return ErrExpired
 	}
 	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // isCompactJWS reports whether s is three base64url segments separated by

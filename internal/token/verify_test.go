@@ -4,6 +4,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -222,6 +223,49 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "missing iss", token: signed(func(c *Claims) { c.Issuer = "" }), wantReason: `missing required claim "iss"`},
 		{name: "empty roles", token: signed(func(c *Claims) { c.Roles = []string{} }), wantReason: `claim "roles" must not be empty`},
 		{name: "unknown role", token: signed(func(c *Claims) { c.Roles = []string{RoleViewer, "root"} }), wantReason: `unknown role "root"`},
+		{
+			name:       "customer and platform roles mixed",
+			token:      signed(func(c *Claims) { c.Roles = []string{RoleCustomerAdmin, RoleViewer} }),
+			wantReason: "roles mix the customer role customer_admin with the platform role viewer; a token holds one kind",
+		},
+		{name: "newline in sub", token: signed(func(c *Claims) { c.Subject = "u\nX-Admin: 1" }), wantReason: `claim "sub" holds control characters or invalid UTF-8`},
+		{name: "carriage return in user_id", token: signed(func(c *Claims) { c.UserID = "u\r" }), wantReason: `claim "user_id" holds control characters or invalid UTF-8`},
+		{name: "NUL in customer_id", token: signed(func(c *Claims) { c.CustomerID = "c\x00" }), wantReason: `claim "customer_id" holds control characters or invalid UTF-8`},
+		{name: "DEL in email", token: signed(func(c *Claims) { c.Email = "a\x7f@b" }), wantReason: `claim "email" holds control characters or invalid UTF-8`},
+		{name: "tab in agent_id", token: signed(func(c *Claims) { c.AgentID = "a\tb" }), wantReason: `claim "agent_id" holds control characters or invalid UTF-8`},
+		{name: "C1 control in governor_agent_id", token: signed(func(c *Claims) { c.GovernorAgentID = "g\u0085" }), wantReason: `claim "governor_agent_id" holds control characters or invalid UTF-8`},
+		{
+			name: "invalid UTF-8 in sub",
+			token: func(t *testing.T) string {
+				return signWithHeader(t, key, rawPayload{"sub": "u\xff", "user_id": "u", "email": "e", "roles": []string{RoleViewer},
+					"iss": DefaultIssuer, "iat": testNow.Unix(), "exp": testNow.Add(time.Hour).Unix()}, nil)
+			},
+			wantReason: `claim "sub" holds control characters or invalid UTF-8`,
+		},
+		{
+			name: "exp as a string",
+			token: func(t *testing.T) string {
+				return signWithHeader(t, key, rawPayload{"sub": "u", "user_id": "u", "email": "e", "roles": []string{RoleViewer},
+					"iss": DefaultIssuer, "iat": testNow.Unix(), "exp": strconv.FormatInt(testNow.Add(time.Hour).Unix(), 10)}, nil)
+			},
+			wantReason: `claim "exp" has the wrong type`,
+		},
+		{
+			name: "iat as a string",
+			token: func(t *testing.T) string {
+				return signWithHeader(t, key, rawPayload{"sub": "u", "user_id": "u", "email": "e", "roles": []string{RoleViewer},
+					"iss": DefaultIssuer, "iat": strconv.FormatInt(testNow.Unix(), 10), "exp": testNow.Add(time.Hour).Unix()}, nil)
+			},
+			wantReason: `claim "iat" has the wrong type`,
+		},
+		{
+			name: "nbf as a string",
+			token: func(t *testing.T) string {
+				return signWithHeader(t, key, rawPayload{"sub": "u", "user_id": "u", "email": "e", "roles": []string{RoleViewer},
+					"iss": DefaultIssuer, "iat": testNow.Unix(), "nbf": "0", "exp": testNow.Add(time.Hour).Unix()}, nil)
+			},
+			wantReason: `claim "nbf" has the wrong type`,
+		},
 		{
 			name:       "unknown long role is cut",
 			token:      signed(func(c *Claims) { c.Roles = []string{strings.Repeat("r", 100)} }),

@@ -15,7 +15,7 @@ default approved := false
 approved if {
 	"admin" in input.user.roles
 	is_string(input.user.governor_agent_id)
-	input.user.governor_agent_id != ""
+	trim_space(input.user.governor_agent_id) != ""
 }
 
 reason := sprintf("Permission %s requires approval by a Governor (role admin with a governor_agent_id)", [input.permission])

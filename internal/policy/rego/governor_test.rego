@@ -37,6 +37,14 @@ test_governor[name] if {
 			"permission": "trial.create", "roles": ["admin"], "governor_agent_id": "gov-1",
 			"required": false, "approved": true,
 		},
+		"admin with a blank governor agent id is no Governor": {
+			"permission": "agent.create", "roles": ["admin"], "governor_agent_id": " ",
+			"required": true, "approved": false,
+		},
+		"admin with a whitespace governor agent id is no Governor": {
+			"permission": "agent.delete", "roles": ["admin"], "governor_agent_id": "\t \n",
+			"required": true, "approved": false,
+		},
 		"non-string governor agent id": {
 			"permission": "agent.create", "roles": ["admin"], "governor_agent_id": 7,
 			"required": true, "approved": false,

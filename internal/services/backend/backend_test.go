@@ -103,6 +103,18 @@ func mint(t testing.TB, customer string, roles ...string) string {
 
 func admin(t testing.TB) string { return mint(t, "", token.RoleAdmin) }
 
+// governor is an admin acting for a governor agent: the only caller who may change the catalogue.
+func governor(t testing.TB) string {
+	t.Helper()
+	c := token.NewClaims("user-governor", "governor@example.com", []string{token.RoleAdmin}, 15*time.Minute, time.Now())
+	c.GovernorAgentID = "gov-1"
+	raw, err := signingKey.Sign(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 type response struct {
 	status int
 	header http.Header
@@ -406,7 +418,7 @@ func TestGetAgent(t *testing.T) {
 
 func TestCreateAgent(t *testing.T) {
 	s := newStack(t)
-	tok := admin(t)
+	tok := governor(t)
 	body := map[string]any{"name": "Zed - Growth Hacking", "industry": "marketing", "specialty": "Growth", "price_monthly": 12000}
 	r := s.do("POST", "/api/v1/agents", tok, body)
 	a := s.expect(r, 201, "")
@@ -439,7 +451,7 @@ func TestCreateAgent(t *testing.T) {
 
 func TestRetireAgent(t *testing.T) {
 	s := newStack(t)
-	tok := admin(t)
+	tok := governor(t)
 	id := s.firstAgentID()
 	s.expect(s.do("DELETE", "/api/v1/agents/"+id, tok, nil), 204, "")
 	s.expect(s.do("DELETE", "/api/v1/agents/"+id, tok, nil), 204, "")
@@ -576,7 +588,7 @@ func TestConcurrentTrialCreatesExactlyOneWins(t *testing.T) {
 func TestTenantIsolation(t *testing.T) {
 	s := newStack(t)
 	agent := s.firstAgentID()
-	tokA := mint(t, customerA, token.RoleCustomerUser)
+	tokA := mint(t, customerA, token.RoleCustomerAdmin)
 	tokB := mint(t, customerB, token.RoleCustomerUser)
 	trA := s.expect(s.do("POST", "/api/v1/trials", tokA, map[string]any{"agent_id": agent}), 201, "")
 	trB := s.expect(s.do("POST", "/api/v1/trials", tokB, map[string]any{"agent_id": agent}), 201, "")
@@ -601,6 +613,21 @@ func TestTenantIsolation(t *testing.T) {
 	if l := s.expect(s.do("GET", "/api/v1/trials", mint(t, "", token.RoleHelpdeskAgent), nil), 200, ""); l["total"] != float64(2) {
 		t.Errorf("helpdesk sees %v trials, want 2", l["total"])
 	}
+	// A token that names a customer is that tenant's, whatever platform role it holds.
+	for _, role := range []string{token.RoleAdmin, token.RoleSubscriptionManager, token.RoleHelpdeskAgent} {
+		scoped := mint(t, customerA, role)
+		if l := s.expect(s.do("GET", "/api/v1/trials", scoped, nil), 200, ""); l["total"] != float64(1) {
+			t.Errorf("%s of customer A sees %v trials, want 1", role, l["total"])
+		}
+		s.expect(s.do("GET", "/api/v1/trials/"+trB["id"].(string), scoped, nil), 404, "not-found")
+		s.expect(s.do("GET", "/api/v1/customers/"+customerB, scoped, nil), 404, "not-found")
+		if role != token.RoleHelpdeskAgent { // helpdesk may only read
+			s.expect(s.do("PATCH", "/api/v1/trials/"+trB["id"].(string), scoped, map[string]any{"status": "cancelled"}), 404, "not-found")
+			s.expect(s.do("POST", "/api/v1/trials", scoped, map[string]any{"agent_id": agent, "customer_id": customerB}), 422, "validation-error")
+		}
+	}
+	// A token mixing customer and platform roles is no token at all.
+	s.expect(s.do("GET", "/api/v1/customers/"+customerB, mint(t, customerA, token.RoleCustomerAdmin, token.RoleViewer), nil), 401, "invalid-token")
 	// A customer token without a customer sees nothing and can create nothing.
 	orphan := mint(t, "", token.RoleCustomerUser)
 	if l := s.expect(s.do("GET", "/api/v1/trials", orphan, nil), 200, ""); l["total"] != float64(0) {
@@ -630,7 +657,7 @@ func TestCustomers(t *testing.T) {
 
 func TestBadInputIsRejectedAndWritesNothing(t *testing.T) {
 	s := newStack(t)
-	tok := admin(t)
+	tok := governor(t)
 	agent := s.firstAgentID()
 	huge := bytes.Repeat([]byte("a"), 20<<20)
 	cases := []struct {
@@ -703,6 +730,10 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		if res := s.do(method, strings.NewReplacer("{id}", customerA, "{sid}", customerB).Replace(path), "", nil); res.status != 401 {
 			t.Errorf("%s answered %d without a token, want 401", rt, res.status)
 		}
+	}
+	// The document lists where it was served from, not fixed ports a shifted stack does not use.
+	if sv, _ := r["servers"].([]any); len(sv) != 1 || sv[0].(map[string]any)["url"] != "/" {
+		t.Errorf("servers %v, want the relative URL /", r["servers"])
 	}
 	docs := s.do("GET", "/docs", "", nil)
 	if docs.status != 200 || !strings.Contains(string(docs.body), "/api/v1/trials/{id}") {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/waooaw/waooaw/internal/httpx"
+	"github.com/waooaw/waooaw/internal/policy"
 	"github.com/waooaw/waooaw/internal/services/apidoc"
 )
 
@@ -22,6 +23,7 @@ type Server struct {
 	metrics *httpx.Metrics
 	store   *store
 	docs    http.Handler
+	decider *policy.Cache
 	handler http.Handler
 }
 
@@ -31,9 +33,20 @@ func NewServer(cfg Config, logger *slog.Logger, pool *pgxpool.Pool) (*Server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, metrics: httpx.NewMetrics("backend"), store: &store{pool: pool}, docs: docs}
+	// The backend enforces the gateway's policies itself, evaluated in process from the same
+	// modules, so its own port is no way around them.
+	policies, err := policy.NewEvaluator(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, logger: logger, metrics: httpx.NewMetrics("backend"), store: &store{pool: pool}, docs: docs,
+		decider: policy.NewCache(policies, policy.DefaultCacheTTL, nil),
+	}
 	s.metrics.Registry.MustRegister(newPoolCollector(pool))
-	s.handler = s.routes()
+	if s.handler, err = s.routes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

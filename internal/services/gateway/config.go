@@ -26,6 +26,11 @@ type Config struct {
 	Verifier *token.Verifier
 	Keys     *token.KeySet // published at /.well-known/jwks.json
 
+	// PortalSecret (PORTAL_SECRET) is the secret CP and PP prove themselves with (the
+	// X-Waooaw-Portal-Secret header); only a request carrying it is recorded as the portal's.
+	// Empty: every request is recorded as direct.
+	PortalSecret string
+
 	ApprovalURL string // APPROVAL_UI_URL: where Governor approval is asked for
 	UpgradeURL  string // TRIAL_UPGRADE_URL: where trial users upgrade
 
@@ -83,9 +88,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	default:
 		p.fail(fmt.Sprintf("BUDGET_FAIL_MODE must be open or closed, got %q", mode))
 	}
+	c.PortalSecret = getenv("PORTAL_SECRET")
+	if err := httpx.CheckPortalSecret(c.PortalSecret); err != nil {
+		p.fail(err.Error())
+	}
 	c.OPATimeout = p.duration("OPA_TIMEOUT", policy.DefaultTimeout)
 	c.UpstreamTimeout = p.duration("UPSTREAM_TIMEOUT", 30*time.Second)
-	c.DecisionCacheTTL = p.duration("DECISION_CACHE_TTL", time.Second)
+	c.DecisionCacheTTL = p.duration("DECISION_CACHE_TTL", policy.DefaultCacheTTL)
 	c.BodyLimit = p.count("BODY_LIMIT_BYTES", httpx.DefaultBodyLimit)
 	if c.CORSOrigins, err = httpx.ParseOrigins(getenv("CORS_ORIGINS")); err != nil {
 		p.fail(err.Error())

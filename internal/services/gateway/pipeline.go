@@ -14,6 +14,7 @@ import (
 
 	"github.com/waooaw/waooaw/internal/httpx"
 	"github.com/waooaw/waooaw/internal/policy"
+	"github.com/waooaw/waooaw/internal/services/access"
 	"github.com/waooaw/waooaw/internal/services/apidoc"
 	"github.com/waooaw/waooaw/internal/services/gateway/ledger"
 	"github.com/waooaw/waooaw/internal/services/identity"
@@ -45,21 +46,21 @@ func (s *Server) serveRoute(rt apidoc.Route) http.Handler {
 		x := exchangeFrom(r.Context())
 		x.route = &rt
 		now := time.Now()
-		in := s.policyInput(x, r.Method)
+		in := access.Input(x.claims, rt, r.Method)
+		in.SandboxConfigured, in.Limits = s.sandbox != nil, s.cfg.Limits
 
 		// RBAC and policy are one OPA decision; the rbac timing is its cost.
-		dec, _, err := s.decider.decide(r.Context(), in, now)
+		dec, _, err := s.decider.Decide(r.Context(), in, now)
 		t := x.timed(layerRBAC, now)
 		if err != nil {
 			x.decided("rbac", "error", "policy engine unavailable")
 			s.logger.ErrorContext(r.Context(), "policy decision failed", "error", err)
-			s.reject(w, r, x, httpx.NewProblem(httpx.SlugServiceUnavailable,
-				"The policy engine is unavailable, so the request was refused. Try again shortly.").WithHeader("Retry-After", "1"))
+			s.reject(w, r, x, access.Unavailable())
 			return
 		}
 		if !dec.RBAC.Allowed {
 			x.decided("rbac", "denied", "missing "+rt.Permission)
-			s.reject(w, r, x, permissionDenied(rt, dec))
+			s.reject(w, r, x, access.PermissionDenied(rt, dec))
 			return
 		}
 
@@ -84,51 +85,12 @@ func (s *Server) serveRoute(rt apidoc.Route) http.Handler {
 	})
 }
 
-func (s *Server) policyInput(x *exchange, method string) policy.Input {
-	c := x.claims
-	in := policy.Input{
-		Method:     method,
-		Permission: x.route.Permission,
-		Resource:   x.route.Resource(),
-		Action:     x.route.Action(),
-		User: policy.User{
-			ID: c.UserID, Roles: c.Roles, CustomerID: c.CustomerID,
-			GovernorAgentID: c.GovernorAgentID, AgentID: c.AgentID,
-		},
-		Trial:             policy.Trial{Mode: c.TrialMode},
-		SandboxConfigured: s.sandbox != nil,
-		Limits:            s.cfg.Limits,
-	}
-	if c.TrialExpiresAt != nil {
-		in.Trial.ExpiresAt = c.TrialExpiresAt.UTC().Format(time.RFC3339)
-	}
-	return in
-}
-
-func permissionDenied(rt apidoc.Route, dec policy.Decision) *httpx.Problem {
-	detail := dec.Deny.Reason
-	if detail == "" {
-		detail = fmt.Sprintf("Permission %s requires one of the roles: %s", rt.Permission, strings.Join(dec.RBAC.AllowedRoles, ", "))
-	}
-	return httpx.NewProblem(httpx.SlugPermissionDenied, detail).
-		With("resource", rt.Resource()).
-		With("action", rt.Action()).
-		With("required_permission", rt.Permission).
-		With("allowed_roles", dec.RBAC.AllowedRoles)
-}
-
 // policyLayer applies trial expiry and Governor approval; it reports whether it answered.
 func (s *Server) policyLayer(w http.ResponseWriter, r *http.Request, x *exchange, rt apidoc.Route, dec policy.Decision) bool {
 	switch {
 	case dec.Trial.Mode && dec.Trial.Expired:
 		x.decided("policy", "denied", "trial expired")
-		var expires any
-		if x.claims.TrialExpiresAt != nil {
-			expires = x.claims.TrialExpiresAt.UTC().Format(time.RFC3339)
-		}
-		s.reject(w, r, x, httpx.NewProblem(httpx.SlugTrialExpired,
-			"Your trial has ended. Upgrade to a subscription to continue.").
-			With("trial_expires_at", expires).With("upgrade_url", s.cfg.UpgradeURL))
+		s.reject(w, r, x, access.TrialExpired(x.claims, s.cfg.UpgradeURL))
 		return true
 	case dec.Governor.Required && !dec.Governor.Approved:
 		x.decided("policy", "denied", "governor approval required")
@@ -158,8 +120,7 @@ func (s *Server) policyLayer(w http.ResponseWriter, r *http.Request, x *exchange
 	case !dec.Allow:
 		// A denial this gateway does not know how to present: refuse rather than guess.
 		x.decided("policy", "denied", dec.Deny.Reason)
-		s.reject(w, r, x, httpx.NewProblem(httpx.SlugPermissionDenied, or(dec.Deny.Reason, "The policy refused the request.")).
-			With("resource", rt.Resource()).With("action", rt.Action()).With("required_permission", rt.Permission))
+		s.reject(w, r, x, access.Refused(rt, dec))
 		return true
 	}
 	return false

@@ -27,7 +27,7 @@ type Server struct {
 	httpMetrics  *httpx.Metrics
 	metrics      *gatewayMetrics
 	policy       *policy.Client
-	decider      *decider
+	decider      *policy.Cache
 	ledger       *ledger.Ledger
 	redis        *redis.Client
 	auditPool    *pgxpool.Pool
@@ -159,19 +159,29 @@ func (s *Server) routes() (http.Handler, error) {
 			if op.Permission == "" || !strings.HasPrefix(op.Path, "/api/") {
 				continue
 			}
-			api.Method(op.Method, strings.TrimPrefix(op.Path, "/api"), s.serveRoute(op))
+			path, h := strings.TrimPrefix(op.Path, "/api"), s.serveRoute(op)
+			api.Method(op.Method, path, h)
+			if op.Method == http.MethodGet {
+				// RFC 9110 §9.3.2: HEAD is GET without the body. The policy reads it as a read.
+				api.Method(http.MethodHead, path, h)
+			}
 		}
 	})
 	return unversionedAlias(r), nil
 }
 
-// unversionedAlias serves the seed report's /api/… paths as /api/v1/….
+// unversionedAlias serves the seed report's /api/… paths as /api/v1/…. The path the client sent
+// is kept in the request context, so problems and the audit row name it rather than the
+// rewritten one.
 func unversionedAlias(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if strings.HasPrefix(p, "/api/") && !strings.HasPrefix(p, "/api/v1/") && p != "/api/v1" {
-			r.URL.Path = "/api/v1/" + strings.TrimPrefix(p, "/api/")
-			r.URL.RawPath = ""
+			r = httpx.WithClientPath(r)
+			u := *r.URL // the rewrite must not show through the caller's request
+			u.Path = "/api/v1/" + strings.TrimPrefix(p, "/api/")
+			u.RawPath = ""
+			r.URL = &u
 		}
 		next.ServeHTTP(w, r)
 	})
