@@ -1,7 +1,7 @@
 package httpx
 
 import (
-	"bufio"
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // DecodeJSON decodes the request body, which must be exactly one JSON object,
@@ -22,9 +23,10 @@ import (
 //     application/x-www-form-urlencoded, which is what `curl -d` sends by
 //     default; the body must still be JSON, so nothing is misread;
 //   - a body over the LimitBody limit: 413;
-//   - an empty body, invalid JSON, a value other than an object, data after
-//     the object, a value of the wrong type or an unknown field: 422 with one
-//     violation naming the JSON field (or "body").
+//   - a body that is not valid UTF-8, an empty body, invalid JSON, a value
+//     other than an object, data after the object, a value of the wrong type
+//     or an unknown field: 422 with one violation naming the JSON field (or
+//     "body").
 //
 // Other errors (a broken connection, a dst that is not a pointer) are returned
 // wrapped, and WriteError answers them with a 500.
@@ -39,61 +41,51 @@ func DecodeJSON(r *http.Request, dst any) error {
 	if r.Body == nil {
 		return invalidBody("body", "request body must not be empty")
 	}
-	src := &readErrorRecorder{r: r.Body}
-	body := bufio.NewReader(src)
-	first, err := firstNonSpace(body)
+	// The body is read whole (LimitBody bounds it, and the decoder would buffer
+	// the whole object anyway) so that its bytes can be checked first:
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD, which would
+	// store something other than what the client sent.
+	raw, err := io.ReadAll(r.Body)
 	if err != nil {
-		return decodeError(err, src.err)
+		return decodeError(err, err)
 	}
-	if first != '{' {
+	if i := firstInvalidUTF8(raw); i >= 0 {
+		return invalidBody("body", fmt.Sprintf("request body is not valid UTF-8: invalid byte at offset %d", i))
+	}
+	body := bytes.TrimLeft(raw, " \t\r\n")
+	if len(body) == 0 {
+		return invalidBody("body", "request body must not be empty")
+	}
+	if body[0] != '{' {
 		return invalidBody("body", "request body must be a JSON object")
 	}
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err, src.err)
+		return decodeError(err, nil)
 	}
 	// Anything but the end of the body after the object is a mistake that
 	// silently dropping would hide (two objects, a stray bracket).
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		if src.err != nil {
-			return decodeError(err, src.err)
-		}
 		return invalidBody("body", "request body must hold a single JSON object, found data after it")
 	}
 	return nil
 }
 
-// readErrorRecorder remembers the body's read error, which tells a failure
-// to receive the body (the client's connection, the size limit) apart from a
-// failure to decode it.
-type readErrorRecorder struct {
-	r   io.Reader
-	err error
-}
-
-func (rr *readErrorRecorder) Read(p []byte) (int, error) {
-	n, err := rr.r.Read(p)
-	if err != nil && !errors.Is(err, io.EOF) {
-		rr.err = err
+// firstInvalidUTF8 returns the offset of the first byte of b that is not part
+// of a valid UTF-8 sequence, or -1 when b is valid UTF-8.
+func firstInvalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
 	}
-	return n, err
-}
-
-// firstNonSpace peeks at the first byte of the body that is not JSON
-// whitespace, leaving it unread.
-func firstNonSpace(r *bufio.Reader) (byte, error) {
-	for {
-		c, err := r.ReadByte()
-		if err != nil {
-			return 0, err
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
 		}
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		return c, r.UnreadByte()
+		i += size
 	}
+	return -1
 }
 
 // decodeError turns an error from decoding the body into a problem when the

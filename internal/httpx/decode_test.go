@@ -50,6 +50,10 @@ func TestDecodeJSON(t *testing.T) {
 		// curl -d sends this type; JSON under it is accepted, a real form body is still refused.
 		{name: "form content type with form body", body: `name=Ada`, contentType: "application/x-www-form-urlencoded", wantSlug: SlugValidationError, wantField: "body", wantMessage: "must be a JSON object"},
 		{name: "malformed content type", body: `{}`, contentType: "application/", wantSlug: SlugUnsupportedMediaType},
+		// encoding/json would silently turn these bytes into U+FFFD.
+		{name: "invalid UTF-8 in a string", body: "{\"name\":\"Ad\xffa\"}", wantSlug: SlugValidationError, wantField: "body", wantMessage: "not valid UTF-8: invalid byte at offset 11"},
+		{name: "truncated UTF-8 sequence", body: "{\"name\":\"Ada\xc3\"}", wantSlug: SlugValidationError, wantField: "body", wantMessage: "not valid UTF-8"},
+		{name: "UTF-8 encoded surrogate", body: "{\"name\":\"\xed\xa0\x80\"}", wantSlug: SlugValidationError, wantField: "body", wantMessage: "not valid UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

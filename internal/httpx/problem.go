@@ -26,6 +26,7 @@ const (
 	SlugConflict             = "conflict"
 	SlugPayloadTooLarge      = "payload-too-large"
 	SlugUnsupportedMediaType = "unsupported-media-type"
+	SlugHeadersTooLarge      = "request-header-fields-too-large"
 	SlugBadGateway           = "bad-gateway"
 	SlugServiceUnavailable   = "service-unavailable"
 	SlugGatewayTimeout       = "gateway-timeout"
@@ -71,6 +72,8 @@ func problemKind(slug string) (status int, title string, ok bool) {
 		return http.StatusRequestEntityTooLarge, "Payload Too Large", true
 	case SlugUnsupportedMediaType:
 		return http.StatusUnsupportedMediaType, "Unsupported Media Type", true
+	case SlugHeadersTooLarge:
+		return http.StatusRequestHeaderFieldsTooLarge, "Request Header Fields Too Large", true
 	case SlugBadGateway:
 		return http.StatusBadGateway, "Bad Gateway", true
 	case SlugServiceUnavailable:
@@ -186,7 +189,7 @@ func isStandardMember(name string) bool {
 }
 
 // WriteProblem writes p as application/problem+json: type, title, status,
-// detail, instance (the request path), correlation_id (from the request
+// detail, instance (the path the client asked for: see ClientPath), correlation_id (from the request
 // context), violations and the extension members, plus p.Headers.
 func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	status, title := p.Status, p.Title
@@ -210,7 +213,7 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 		Title:         title,
 		Status:        status,
 		Detail:        detail,
-		Instance:      r.URL.Path,
+		Instance:      ClientPath(r),
 		CorrelationID: CorrelationID(r.Context()),
 		Violations:    p.Violations,
 	}, p.Extensions)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -21,9 +22,10 @@ const DefaultResponseHeaderTimeout = 30 * time.Second
 
 // DefaultUntrustedHeaderPrefixes are the request headers a proxy removes from
 // what the client sent: the identity and forwarding headers the next hop
-// believes, which only a proxy may set (SPEC §4.7).
+// believes, which only a proxy may set (SPEC §4.7), and the portals' secret,
+// which must never travel further than the hop it authenticates.
 func DefaultUntrustedHeaderPrefixes() []string {
-	return []string{"X-User-", "X-Customer-", "X-Gateway-", "X-Forwarded-", "X-Real-Ip", "Forwarded"}
+	return []string{"X-User-", "X-Customer-", "X-Gateway-", "X-Forwarded-", "X-Real-Ip", "Forwarded", HeaderPortalSecret}
 }
 
 // ProxyConfig configures a reverse proxy to one upstream.
@@ -173,7 +175,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 			// Remember the client's path: an error answered for the outbound
 			// request must name the path the client asked for, not the
 			// upstream's.
-			pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), inboundPathKey{}, pr.In.URL.Path))
+			pr.Out = withClientPath(pr.Out, ClientPath(pr.In))
 			if cfg.Rewrite != nil {
 				cfg.Rewrite(pr)
 			}
@@ -186,6 +188,11 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 				// Correlation has already put the id on the response; the
 				// upstream's echo of it would repeat the header.
 				res.Header.Del(HeaderCorrelationID)
+			}
+			if res.StatusCode == http.StatusRequestHeaderFieldsTooLarge && !isProblem(res.Header) {
+				// Go's server answers headers over its hard limit itself, in
+				// plain text; the client gets a problem like every other error.
+				return errUpstreamHeadersTooLarge
 			}
 			if cfg.ModifyResponse != nil {
 				return cfg.ModifyResponse(res)
@@ -243,7 +250,14 @@ func forward(pr *httputil.ProxyRequest, untrusted []string) {
 	}
 }
 
-type inboundPathKey struct{}
+// errUpstreamHeadersTooLarge is an upstream's own plain-text 431: the
+// request's headers, as forwarded, were more than it accepts.
+var errUpstreamHeadersTooLarge = errors.New("the upstream refused the request headers as too large")
+
+func isProblem(h http.Header) bool {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return mt == problemContentType
+}
 
 // proxyErrorHandler answers a failed upstream round trip with a problem. The
 // detail says only what kind of failure it was: the error text would name
@@ -251,10 +265,7 @@ type inboundPathKey struct{}
 func proxyErrorHandler(logger *slog.Logger, upstreamHost string) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		ctx := r.Context()
-		path := r.URL.Path
-		if p, ok := ctx.Value(inboundPathKey{}).(string); ok {
-			path = p
-		}
+		path := ClientPath(r)
 		attrs := []slog.Attr{
 			slog.String("error", err.Error()),
 			slog.String("upstream", upstreamHost),
@@ -268,7 +279,11 @@ func proxyErrorHandler(logger *slog.Logger, upstreamHost string) func(http.Respo
 			return
 		}
 		p := upstreamProblem(err)
-		logger.LogAttrs(ctx, slog.LevelError, "upstream request failed", append(attrs, slog.Int("status", p.Status))...)
+		level := slog.LevelError
+		if p.Status < 500 {
+			level = slog.LevelWarn // the client's request, not the upstream, was at fault
+		}
+		logger.LogAttrs(ctx, level, "upstream request failed", append(attrs, slog.Int("status", p.Status))...)
 		in := r.WithContext(ctx)
 		in.URL = &url.URL{Path: path}
 		WriteProblem(w, in, p)
@@ -281,6 +296,9 @@ func upstreamProblem(err error) *Problem {
 	if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		// LimitBody cut off a body sent without a Content-Length.
 		return payloadTooLarge(tooLarge.Limit)
+	}
+	if errors.Is(err, errUpstreamHeadersTooLarge) {
+		return NewProblem(SlugHeadersTooLarge, "The request headers are larger than the upstream service accepts.")
 	}
 	// A dial that timed out is an unreachable upstream, not a slow one:
 	// check dialing before timeouts.

@@ -154,13 +154,14 @@ func TestProxyStripsUntrustedHeaders(t *testing.T) {
 		"X-Forwarded-Proto": {"https"},
 		"Forwarded":         {"for=6.6.6.6"},
 		"X-Real-Ip":         {"6.6.6.6"},
+		HeaderPortalSecret:  {"guessed-portal-secret"},
 		"X-Keep-Me":         {"yes"},
 	}
 	do(t, newRequest(t, http.MethodGet, front.URL+"/x", nil, forged))
 	got := <-seen
 
 	for name := range got.Header {
-		for _, p := range []string{"X-User-", "X-Customer-", "X-Gateway-", "X-Real-Ip", "Forwarded"} {
+		for _, p := range []string{"X-User-", "X-Customer-", "X-Gateway-", "X-Real-Ip", "Forwarded", HeaderPortalSecret} {
 			if strings.HasPrefix(http.CanonicalHeaderKey(name), p) {
 				t.Errorf("client's %s reached the upstream: %q", name, got.Header[name])
 			}

@@ -20,7 +20,14 @@ type ServerConfig struct {
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration // default 120s
 	ShutdownTimeout time.Duration // default 10s: bound on draining in-flight requests
-	MaxHeaderBytes  int           // default 64 KiB
+	// MaxHeaderBytes (default 64 KiB) bounds the request line and headers: a request over it
+	// gets a 431 request-header-fields-too-large problem from LimitHeaders.
+	MaxHeaderBytes int
+	// HardMaxHeaderBytes (default 1 MiB, never below MaxHeaderBytes) is what Go's server reads
+	// at most. It is larger than MaxHeaderBytes so that LimitHeaders, not Go, sees an oversized
+	// request and can answer it with a problem; beyond it Go's server answers by itself, before
+	// any handler runs, with a plain-text 431 and closes the connection.
+	HardMaxHeaderBytes int
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -42,6 +49,10 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = 64 << 10
 	}
+	if c.HardMaxHeaderBytes <= 0 {
+		c.HardMaxHeaderBytes = 1 << 20
+	}
+	c.HardMaxHeaderBytes = max(c.HardMaxHeaderBytes, c.MaxHeaderBytes)
 	return c
 }
 
@@ -49,16 +60,19 @@ func (c ServerConfig) withDefaults() ServerConfig {
 // it stops accepting, lets in-flight requests finish for up to
 // cfg.ShutdownTimeout, then closes what is left. It returns nil on a clean
 // shutdown and an error when serving fails or requests had to be cut off.
+//
+// h runs behind LimitHeaders(cfg.MaxHeaderBytes), the outermost middleware of
+// every service.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg ServerConfig, logger *slog.Logger) error {
 	cfg = cfg.withDefaults()
 	addr := ln.Addr().String()
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           LimitHeaders(cfg.MaxHeaderBytes, logger)(h),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		MaxHeaderBytes:    cfg.HardMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		// Requests get a context with ctx's values but not its cancellation:
 		// cancelling ctx starts a drain, it must not abort in-flight work.
@@ -97,4 +111,52 @@ func ListenAndServe(ctx context.Context, addr string, h http.Handler, cfg Server
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return Serve(ctx, ln, h, cfg, logger)
+}
+
+// LimitHeaders answers a request whose request line and headers, counted as
+// sent, exceed max bytes with a 431 request-header-fields-too-large problem,
+// and logs it at warn level. It is meant to be outermost: Correlation has not
+// run yet, so the refusal gets its own correlation id here.
+func LimitHeaders(max int, logger *slog.Logger) func(http.Handler) http.Handler {
+	refuse := Correlation(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logger.LogAttrs(r.Context(), slog.LevelWarn, "request headers too large",
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("header_bytes", headerBytes(r)),
+			slog.Int("limit_bytes", max),
+			slog.String("correlation_id", CorrelationID(r.Context())),
+			slog.String("remote", r.RemoteAddr),
+		)
+		// The connection is closed after the answer: what else the client
+		// sends on it is of the same kind.
+		w.Header().Set("Connection", "close")
+		WriteProblem(w, r, NewProblem(SlugHeadersTooLarge,
+			fmt.Sprintf("The request line and headers are larger than the limit of %d bytes.", max)).
+			With("limit_bytes", max))
+	}))
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if headerBytes(r) > max {
+				refuse.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// headerBytes is the size of r's request line and header lines as they were
+// sent ("Name: value\r\n"), which is what http.Server's MaxHeaderBytes counts
+// too. Go's server takes Host out of the header map; it is counted back.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	if _, ok := r.Header["Host"]; !ok && r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n + 2 // the empty line that ends the header
 }

@@ -150,11 +150,12 @@ func TestListenAndServePortInUse(t *testing.T) {
 func TestServerConfigDefaults(t *testing.T) {
 	got := ServerConfig{}.withDefaults()
 	want := ServerConfig{
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ShutdownTimeout:   10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout:  5 * time.Second,
+		ReadTimeout:        30 * time.Second,
+		IdleTimeout:        120 * time.Second,
+		ShutdownTimeout:    10 * time.Second,
+		MaxHeaderBytes:     64 << 10,
+		HardMaxHeaderBytes: 1 << 20,
 	}
 	if got != want {
 		t.Errorf("defaults = %+v, want %+v", got, want)

@@ -4,7 +4,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -50,6 +52,9 @@ func tenantOf(r *http.Request) tenant {
 
 func handleListIndustries(logger *slog.Logger, st *store) http.Handler {
 	return handle(logger, func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := queryParams(r); err != nil {
+			return err
+		}
 		items, err := st.listIndustries(r.Context())
 		if err != nil {
 			return err
@@ -63,16 +68,21 @@ var agentStatuses = []string{"available", "working", "offline", "retired"}
 
 func handleListAgents(logger *slog.Logger, st *store) http.Handler {
 	return handle(logger, func(w http.ResponseWriter, r *http.Request) error {
-		q := r.URL.Query()
+		q, err := queryParams(r)
+		if err != nil {
+			return err
+		}
 		var v violations
 		p := v.page(q.Get("limit"), q.Get("offset"))
 		f := agentFilter{industry: q.Get("industry"), status: q.Get("status"), q: q.Get("q")}
 		v.oneOf("status", f.status, agentStatuses, true)
 		v.maxLen("q", f.q, 100)
 		if f.industry != "" && v.ok() {
-			ok, err := st.industryExists(r.Context(), f.industry)
-			if err != nil {
-				return err
+			ok := industryPattern.MatchString(f.industry)
+			if ok {
+				if ok, err = st.industryExists(r.Context(), f.industry); err != nil {
+					return err
+				}
 			}
 			if !ok {
 				v.add("industry", "unknown industry "+quote(f.industry))
@@ -107,6 +117,10 @@ func handleGetAgent(logger *slog.Logger, st *store) http.Handler {
 
 var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 
+// industryPattern is the form of an industry slug (the industries table checks the same), so a
+// value that cannot be one is refused without asking the database.
+var industryPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,49}$`)
+
 func handleCreateAgent(logger *slog.Logger, st *store) http.Handler {
 	return handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 		var in newAgent
@@ -116,7 +130,9 @@ func handleCreateAgent(logger *slog.Logger, st *store) http.Handler {
 		var v violations
 		in.Name = v.text("name", in.Name, 100)
 		in.Industry = strings.TrimSpace(in.Industry)
-		v.required("industry", in.Industry)
+		if v.required("industry", in.Industry) && !industryPattern.MatchString(in.Industry) {
+			v.add("industry", "unknown industry "+quote(in.Industry))
+		}
 		in.Specialty = v.text("specialty", in.Specialty, 200)
 		if in.PriceMonthly != nil && (*in.PriceMonthly < 0 || *in.PriceMonthly > 1_000_000_000) {
 			v.add("price_monthly", "must be between 0 and 1000000000 (minor units)")
@@ -153,7 +169,10 @@ func handleDeleteAgent(logger *slog.Logger, st *store) http.Handler {
 
 func handleListCustomers(logger *slog.Logger, st *store) http.Handler {
 	return handle(logger, func(w http.ResponseWriter, r *http.Request) error {
-		q := r.URL.Query()
+		q, err := queryParams(r)
+		if err != nil {
+			return err
+		}
 		var v violations
 		p := v.page(q.Get("limit"), q.Get("offset"))
 		if err := v.err(); err != nil {
@@ -192,8 +211,8 @@ func handleCreateCustomer(logger *slog.Logger, st *store) http.Handler {
 		var v violations
 		in.Name = v.text("name", in.Name, 200)
 		in.Email = strings.TrimSpace(in.Email)
-		if v.required("email", in.Email) {
-			if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 {
+		if v.required("email", in.Email) && v.printable("email", in.Email, 254) {
+			if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email {
 				v.add("email", "must be a plain email address such as name@example.com")
 			}
 		}
@@ -248,6 +267,9 @@ func handleListSubscriptions(logger *slog.Logger, st *store) http.Handler {
 	return handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 		customerID, err := pathID(r, "id")
 		if err != nil {
+			return err
+		}
+		if _, err := queryParams(r); err != nil {
 			return err
 		}
 		items, err := st.listSubscriptions(r.Context(), tenantOf(r), customerID)
@@ -320,7 +342,10 @@ var trialStatuses = []string{"active", "converted", "cancelled", "expired"}
 
 func handleListTrials(logger *slog.Logger, st *store) http.Handler {
 	return handle(logger, func(w http.ResponseWriter, r *http.Request) error {
-		q := r.URL.Query()
+		q, err := queryParams(r)
+		if err != nil {
+			return err
+		}
 		var v violations
 		p := v.page(q.Get("limit"), q.Get("offset"))
 		f := trialFilter{status: q.Get("status")}
@@ -436,15 +461,70 @@ func (v *violations) optionalText(field string, s *string, max int) *string {
 	return &t
 }
 
-func (v *violations) printable(field, s string, max int) {
+// printable checks a free-text field and reports whether it passed: valid UTF-8, at most max
+// characters, and no invisible control character (see isControl).
+func (v *violations) printable(field, s string, max int) bool {
 	switch {
 	case !utf8.ValidString(s):
 		v.add(field, "must be valid UTF-8")
 	case utf8.RuneCountInString(s) > max:
 		v.add(field, "must be at most "+strconv.Itoa(max)+" characters")
-	case strings.IndexFunc(s, unicode.IsControl) >= 0:
-		v.add(field, "must not contain control characters")
+	case strings.IndexFunc(s, isControl) >= 0:
+		v.add(field, "must not contain control characters or invisible formatting characters (such as bidi overrides)")
+	default:
+		return true
 	}
+	return false
+}
+
+// isControl reports a character that has no place in a name or any other one-line text: the C0
+// and C1 controls (Cc, NUL included, which PostgreSQL refuses), the format characters (Cf: the
+// bidi embeddings, overrides and isolates U+202A–U+202E and U+2066–U+2069, the marks U+200E and
+// U+200F, zero-width characters, the BOM), with which a name can display as something other
+// than what it is, and the line and paragraph separators (Zl, Zp).
+func isControl(r rune) bool {
+	return unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp)
+}
+
+// queryParams parses the query string of a request to a list operation. Every parameter name
+// and value must be valid UTF-8 without control characters: PostgreSQL refuses NUL and invalid
+// UTF-8 outright (which would be a 500), and neither means anything in a filter. A query string
+// that is not valid URL encoding is refused as well, where r.URL.Query would silently drop the
+// parameter and list everything. The 422 names each bad parameter.
+func queryParams(r *http.Request) (url.Values, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, httpx.Invalid(httpx.Violation{Field: "query", Message: "the query string is not valid URL encoding"})
+	}
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var v violations
+	for _, name := range names {
+		if msg := badQueryText(name); msg != "" {
+			v.add(url.QueryEscape(name), "the parameter's name "+msg)
+			continue
+		}
+		for _, value := range q[name] {
+			if msg := badQueryText(value); msg != "" {
+				v.add(name, msg)
+				break
+			}
+		}
+	}
+	return q, v.err()
+}
+
+func badQueryText(s string) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	case strings.IndexFunc(s, isControl) >= 0:
+		return "must not contain control characters"
+	}
+	return ""
 }
 
 func (v *violations) maxLen(field, s string, max int) {

@@ -256,7 +256,7 @@ func (s *store) createAgent(ctx context.Context, in newAgent) (Agent, error) {
 	case errors.Is(err, pgx.ErrNoRows):
 		return a, httpx.Invalid(httpx.Violation{Field: "industry", Message: "unknown industry " + quote(in.Industry)})
 	case isUniqueViolation(err):
-		return a, httpx.Conflict("An agent named " + quote(in.Name) + " already exists.")
+		return a, httpx.Conflict("An agent named " + quote(in.Name) + " already exists (names are compared ignoring case).")
 	}
 	return a, err
 }

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,20 +42,66 @@ var auditColumns = []string{"occurred_at", "correlation_id", "method", "path", "
 	"status_code", "outcome", "layer", "reason", "user_id", "customer_id", "roles", "gateway_type",
 	"target_backend", "client_ip", "total_ms", "upstream_ms"}
 
+// values is the row as COPY sends it. Every text is escaped (auditText): what a client sent may
+// hold bytes PostgreSQL refuses, and a row refused for them would be lost, so that a probe with
+// a bad path would leave no trace.
 func (a auditRow) values() []any {
-	if a.roles == nil {
-		a.roles = []string{}
+	roles := make([]string, len(a.roles))
+	for i, r := range a.roles {
+		roles[i] = auditText(r)
 	}
-	return []any{a.occurredAt, a.correlationID, a.method, a.path, nullable(a.route), nullable(a.permission),
-		a.status, a.outcome, nullable(a.layer), nullable(a.reason), nullable(a.userID), nullable(a.customerID),
-		a.roles, a.gatewayType, nullable(a.targetBackend), nullable(a.clientIP), a.totalMS, a.upstreamMS}
+	return []any{a.occurredAt, auditText(a.correlationID), auditText(a.method), auditText(a.path),
+		nullable(a.route), nullable(a.permission), a.status, a.outcome, nullable(a.layer), nullable(a.reason),
+		nullable(a.userID), nullable(a.customerID), roles, auditText(a.gatewayType), nullable(a.targetBackend),
+		nullable(a.clientIP), a.totalMS, a.upstreamMS}
 }
 
 func nullable(s string) any {
 	if s == "" {
 		return nil
 	}
-	return s
+	return auditText(s)
+}
+
+// auditText makes s storable and unambiguous: NUL and the other ASCII controls, DEL, the bytes
+// of invalid UTF-8, and '%' itself are written %XX, as in a URL, so the recorded text always
+// decodes back to exactly the bytes received. Everything else, valid non-ASCII included, is kept.
+func auditText(s string) string {
+	clean := true
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if mustEscape(r, size) {
+			clean = false
+			break
+		}
+		i += size
+	}
+	if clean {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !mustEscape(r, size) {
+			b.WriteString(s[i : i+size])
+			i += size
+			continue
+		}
+		for _, c := range []byte(s[i : i+size]) {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&0x0f])
+		}
+		i += size
+	}
+	return b.String()
+}
+
+// mustEscape reports whether the rune r, decoded from size bytes, is escaped by auditText.
+func mustEscape(r rune, size int) bool {
+	return (r == utf8.RuneError && size <= 1) || r < 0x20 || r == 0x7f || r == '%'
 }
 
 // auditLog writes audit rows asynchronously in batches through a bounded queue: the request
@@ -188,6 +236,9 @@ func unreachable(err error) bool {
 func (s *Server) audit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := newExchange(r)
+		x.gatewayType = s.portalOf(r)
+		// The portals' secret has done its work: nothing after this needs to see it.
+		r.Header.Del(httpx.HeaderPortalSecret)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(withExchange(r.Context(), x)))
 		if x.layer == "" {
@@ -201,7 +252,7 @@ func (s *Server) audit(next http.Handler) http.Handler {
 			occurredAt:    x.start,
 			correlationID: httpx.CorrelationID(r.Context()),
 			method:        r.Method,
-			path:          r.URL.Path,
+			path:          httpx.ClientPath(r),
 			status:        rec.status,
 			outcome:       x.outcome,
 			layer:         x.layer,
@@ -222,6 +273,22 @@ func (s *Server) audit(next http.Handler) http.Handler {
 		}
 		s.auditLog.record(row)
 	})
+}
+
+// portalOf names the portal a request came through: CP or PP as its X-Gateway-Type says, but
+// only when it carries the portals' secret (PORTAL_SECRET); anything else, a client's own
+// X-Gateway-Type included, is direct. Without a configured secret every request is direct.
+func (s *Server) portalOf(r *http.Request) string {
+	if !httpx.PortalSecretMatches(r.Header.Get(httpx.HeaderPortalSecret), s.cfg.PortalSecret) {
+		return "direct"
+	}
+	switch strings.ToUpper(r.Header.Get("X-Gateway-Type")) {
+	case "CP":
+		return "CP"
+	case "PP":
+		return "PP"
+	}
+	return "direct"
 }
 
 func clientIP(r *http.Request) string {

@@ -388,8 +388,9 @@ func TestSandboxRouting(t *testing.T) {
 }
 
 func TestAuditRows(t *testing.T) {
-	s := newStack(t)
-	ok(t, s.do(req{path: "/api/v1/agents", token: role(t, token.RoleViewer), header: map[string]string{"X-Correlation-ID": "audit-ok", "X-Gateway-Type": "CP"}}), 200)
+	s := newStack(t, withPortalSecret(testPortalSecret))
+	ok(t, s.do(req{path: "/api/v1/agents", token: role(t, token.RoleViewer), header: map[string]string{"X-Correlation-ID": "audit-ok",
+		"X-Gateway-Type": "CP", "X-Waooaw-Portal-Secret": testPortalSecret}}), 200)
 	problem(t, s.do(req{method: "POST", path: "/api/v1/customers", token: role(t, token.RoleViewer), body: map[string]any{},
 		header: map[string]string{"X-Correlation-ID": "audit-denied"}}), 403, "permission-denied")
 	problem(t, s.do(req{path: "/api/v1/agents", header: map[string]string{"X-Correlation-ID": "audit-anon"}}), 401, "unauthorized")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/waooaw/waooaw/internal/services/apidoc"
@@ -54,24 +53,14 @@ func exchangeFrom(ctx context.Context) *exchange {
 	return x
 }
 
-func newExchange(r *http.Request) *exchange {
-	x := &exchange{start: time.Now(), gatewayType: portalOf(r)}
+// newExchange opens the exchange of r as a direct request; the audit middleware decides
+// whether a portal sent it (Server.portalOf).
+func newExchange(_ *http.Request) *exchange {
+	x := &exchange{start: time.Now(), gatewayType: "direct"}
 	for i := range x.timings {
 		x.timings[i] = -1
 	}
 	return x
-}
-
-// portalOf reads the portal the request came through. The header is the portals' word and
-// is believed only for the audit trail.
-func portalOf(r *http.Request) string {
-	switch strings.ToUpper(r.Header.Get("X-Gateway-Type")) {
-	case "CP":
-		return "CP"
-	case "PP":
-		return "PP"
-	}
-	return "direct"
 }
 
 // timed records how long the layer took since t0 and returns the time now.

@@ -17,6 +17,10 @@ type Config struct {
 	CORSOrigins []string // CORS_ORIGINS, comma-separated; default none
 	LogLevel    string   // LOG_LEVEL
 	Version     string   // the build version /health and /api report
+	// PortalSecret (PORTAL_SECRET) is sent to the gateway with every request, so the gateway
+	// can tell the portal's requests from a client's claim to be the portal. Empty: none is
+	// sent, and the gateway records the portal's requests as direct.
+	PortalSecret string
 }
 
 // defaultAddr is where the portal called name listens unless ADDR says otherwise (SPEC §1).
@@ -47,6 +51,10 @@ func ConfigFromEnv(name string, getenv func(string) string) (Config, error) {
 	}
 	cfg.GatewayURL = u
 	if cfg.CORSOrigins, err = httpx.ParseOrigins(getenv("CORS_ORIGINS")); err != nil {
+		return cfg, err
+	}
+	cfg.PortalSecret = getenv("PORTAL_SECRET")
+	if err := httpx.CheckPortalSecret(cfg.PortalSecret); err != nil {
 		return cfg, err
 	}
 	return cfg, nil

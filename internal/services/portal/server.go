@@ -38,12 +38,19 @@ func NewServer(cfg Config, logger *slog.Logger) (http.Handler, error) {
 	if cfg.GatewayURL == nil {
 		return nil, errors.New("PLANT_GATEWAY_URL must be set to the Plant Gateway's URL")
 	}
-	gatewayType := cfg.GatewayType()
+	if err := httpx.CheckPortalSecret(cfg.PortalSecret); err != nil {
+		return nil, err
+	}
+	gatewayType, secret := cfg.GatewayType(), cfg.PortalSecret
 	proxy, err := httpx.NewProxy(httpx.ProxyConfig{
 		Upstream: cfg.GatewayURL,
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			// The client's own X-Gateway-Type was stripped before this runs.
+			// The client's own X-Gateway-Type and portal secret were stripped before this runs;
+			// the secret is what makes the gateway believe the type.
 			pr.Out.Header.Set("X-Gateway-Type", gatewayType)
+			if secret != "" {
+				pr.Out.Header.Set(httpx.HeaderPortalSecret, secret)
+			}
 		},
 		ModifyResponse: dropCORSHeaders,
 		Logger:         logger,
