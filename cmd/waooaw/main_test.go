@@ -235,6 +235,30 @@ func TestLocalStackLifecycle(t *testing.T) {
 		}
 	}
 
+	// Pointed at URLs where nothing answers, verify finds no stack (exit 3) and leaves this
+	// project's database alone: only --database-url names the database of another stack.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	code, stdout, stderr = sb.run("verify", "-o", "json", "--cp-url", dead, "--pp-url", dead, "--gateway-url", dead, "--backend-url", dead)
+	if code != 3 || !strings.Contains(stderr, "no stack answered") {
+		t.Errorf("verify of URLs where nothing answers: exit %d, stderr %q; want 3", code, stderr)
+	}
+	var rep struct {
+		Results []struct{ ID, Outcome, Message string } `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("verify -o json: %v\n%s", err, stdout)
+	}
+	for _, r := range rep.Results {
+		if r.ID == "database" && (r.Outcome != "skipped" || !strings.Contains(r.Message, "--database-url")) {
+			t.Errorf("database check against other URLs: %s %q; want skipped for want of --database-url", r.Outcome, r.Message)
+		}
+	}
+
 	// A minted token works through CP.
 	tok := strings.TrimSpace(sb.mustRun("token", "mint"))
 	if code, body := sb.get(sb.url(stack.CP)+"/api/agents", tok); code != http.StatusOK || !strings.Contains(body, `"items"`) {
@@ -303,8 +327,8 @@ func TestLocalStackLifecycle(t *testing.T) {
 		return strings.Count(followed.String(), "e2e-follow") >= 2 // pp and gateway at least
 	})
 	follow.Process.Signal(os.Interrupt)
-	if err := follow.Wait(); err != nil {
-		t.Errorf("logs -f after SIGINT: %v", err)
+	if err := follow.Wait(); follow.ProcessState == nil || follow.ProcessState.ExitCode() != 130 {
+		t.Errorf("logs -f after SIGINT: %v; want exit 130", err)
 	}
 
 	// A killed gateway is restarted by the supervisor, and status shows it.

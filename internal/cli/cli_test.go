@@ -17,8 +17,8 @@ import (
 func run(t *testing.T, vars map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	getenv := func(k string) string { return vars[k] }
-	code = Run(context.Background(), args, getenv, strings.NewReader(""), &out, &errOut)
+	lookup := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	code = Run(context.Background(), args, lookup, strings.NewReader(""), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 

@@ -18,6 +18,7 @@ type logsOptions struct {
 	follow        bool
 	since         string
 	tail          int
+	tailGiven     bool // without --tail every line is shown
 	correlationID string
 	output        string
 }
@@ -35,6 +36,7 @@ the local runtime's own log).`,
   waooaw logs --correlation-id 7f9c…              # one request across cp → gateway → backend
   waooaw logs -o json | jq 'select(.status >= 500)'`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.tailGiven = cmd.Flags().Changed("tail")
 			return runLogs(cmd.Context(), e, o, args)
 		},
 		ValidArgs: append(stack.Names(), "supervisor"),
@@ -42,7 +44,7 @@ the local runtime's own log).`,
 	f := cmd.Flags()
 	f.BoolVarP(&o.follow, "follow", "f", false, "keep printing new lines until Ctrl-C")
 	f.StringVar(&o.since, "since", "", "only lines newer than a duration (5m) or a time (RFC 3339)")
-	f.IntVar(&o.tail, "tail", -1, "only the last N lines of each service (-1: all)")
+	f.IntVar(&o.tail, "tail", 0, "only the last N lines of each service (default: all)")
 	f.StringVar(&o.correlationID, "correlation-id", "", "only the lines of one request, across every hop")
 	f.StringVarP(&o.output, "output", "o", "text", "text|json (one JSON object per line)")
 	return cmd
@@ -52,9 +54,12 @@ func runLogs(ctx context.Context, e *env, o *logsOptions, args []string) error {
 	if o.output != "text" && o.output != "json" {
 		return usageErr(fmt.Errorf("-o %q: use text or json", o.output))
 	}
-	opts := logs.Options{Tail: o.tail, CorrelationID: o.correlationID, Follow: o.follow}
-	if o.tail < 0 {
-		opts.Tail = logs.TailAll
+	opts := logs.Options{Tail: logs.TailAll, CorrelationID: o.correlationID, Follow: o.follow}
+	if o.tailGiven {
+		if o.tail < 0 {
+			return usageErr(fmt.Errorf("--tail %d: give a number of lines, 0 or more (leave --tail out for all)", o.tail))
+		}
+		opts.Tail = o.tail
 	}
 	if o.since != "" {
 		t, err := parseSince(o.since, time.Now())
@@ -96,7 +101,9 @@ func runLogs(ctx context.Context, e *env, o *logsOptions, args []string) error {
 	}
 	err = logs.Stream(ctx, sources, opts, render)
 	if ctx.Err() != nil {
-		return nil // Ctrl-C is how -f ends
+		// Ctrl-C is how -f ends, but it is still an interruption: exit 130 like any other
+		// command, so a script can tell it from a stream that ended by itself.
+		return ctx.Err()
 	}
 	return err
 }

@@ -40,6 +40,9 @@ type mintOptions struct {
 	claims       []string
 	output       string
 	keyFile      string
+	// allowInvalid mints tokens the stack refuses (mixed roles, too long a lifetime), to test
+	// that it does refuse them.
+	allowInvalid bool
 }
 
 func newTokenMintCmd(e *env) *cobra.Command {
@@ -77,10 +80,11 @@ func newTokenMintCmd(e *env) *cobra.Command {
 	f.BoolVar(&o.governor, "governor", false, "make the token a Governor's: role admin with a governor_agent_id")
 	f.BoolVar(&o.trial, "trial", false, "mark the token as a trial user's")
 	f.StringVar(&o.trialExpires, "trial-expires", "", "trial end, RFC 3339 or a duration from now (default 7d from now: 168h)")
-	f.DurationVar(&o.ttl, "ttl", 15*time.Minute, "lifetime of the token (at most 24h is accepted by the stack)")
+	f.DurationVar(&o.ttl, "ttl", 15*time.Minute, "lifetime of the token (the stack accepts at most "+shortDuration(token.DefaultMaxLifetime)+")")
 	f.StringArrayVar(&o.claims, "claim", nil, "extra claim k=v (repeatable; v parsed as JSON when it can be)")
 	f.StringVarP(&o.output, "output", "o", "raw", "raw|json|header")
 	f.StringVar(&o.keyFile, "key", "", "PEM private key to sign with (default: the project's key, which the stack trusts)")
+	f.BoolVar(&o.allowInvalid, "allow-invalid", false, "mint it even though the stack will refuse it (mixed roles, --ttl over the limit), to test rejections")
 	return cmd
 }
 
@@ -112,7 +116,11 @@ func loadSigningKey(e *env, path string) (*token.SigningKey, error) {
 func (o *mintOptions) build(now time.Time) (*token.Claims, error) {
 	roles := o.roles
 	if len(roles) == 0 {
+		// A Governor is a platform admin: the customer default would make a mixed token.
 		roles = []string{token.RoleCustomerAdmin}
+		if o.governor {
+			roles = []string{token.RoleAdmin}
+		}
 	}
 	if o.governor && !slices.Contains(roles, token.RoleAdmin) {
 		roles = append(roles, token.RoleAdmin)
@@ -125,6 +133,16 @@ func (o *mintOptions) build(now time.Time) (*token.Claims, error) {
 	if o.ttl <= 0 {
 		return nil, fmt.Errorf("--ttl must be positive, got %s", o.ttl)
 	}
+	if !o.allowInvalid {
+		// The stack's own rules, so a mint never hands out a token the stack will refuse
+		// unless asked to.
+		if err := token.CheckRoles(roles); err != nil {
+			return nil, fmt.Errorf("--role: %w (--allow-invalid mints it anyway)", err)
+		}
+		if o.ttl > token.DefaultMaxLifetime {
+			return nil, fmt.Errorf("--ttl %s is over the stack's limit of %s on a token's lifetime (--allow-invalid mints it anyway)", shortDuration(o.ttl), shortDuration(token.DefaultMaxLifetime))
+		}
+	}
 	sub := o.sub
 	if sub == "" {
 		sub = "dev-" + strings.ReplaceAll(roles[0], "_", "-")
@@ -134,8 +152,10 @@ func (o *mintOptions) build(now time.Time) (*token.Claims, error) {
 		email = sub + "@waooaw.test"
 	}
 	c := token.NewClaims(sub, email, roles, o.ttl, now)
+	// Decided from the roles, not IsCustomerScoped: that is true of any token naming a customer,
+	// so it cannot say whether one should be added. A platform token gets no tenant.
 	c.CustomerID = o.customerID
-	if c.CustomerID == "" && c.IsCustomerScoped() {
+	if c.CustomerID == "" && slices.ContainsFunc(roles, token.IsCustomerRole) {
 		c.CustomerID = DemoCustomerID
 	}
 	c.AgentID = o.agentID
@@ -229,4 +249,16 @@ func newTokenInspectCmd(e *env) *cobra.Command {
 			return enc.Encode(out)
 		},
 	}
+}
+
+// shortDuration prints d without zero minutes and seconds ("24h", not "24h0m0s").
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
