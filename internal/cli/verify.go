@@ -30,6 +30,7 @@ type verifyOptions struct {
 	gatewayURL   string
 	backendURL   string
 	databaseURL  string
+	opaURL       string
 	keyFile      string
 	token        string
 }
@@ -41,13 +42,18 @@ func newVerifyCmd(e *env) *cobra.Command {
 		Short: "Run the end-to-end checks against the stack and report (exit 1 if any fails)",
 		Long: `Run the ten end-to-end checks (SPEC §9) against the project's running stack — or against any
 stack given by URL — and report them. --suite full adds the authenticated workflows, each on its
-own fresh data, so runs repeat on the same stack. Tokens and secrets never appear in a report.
+own fresh data, so runs repeat on the same stack. --suite security runs the attacker's checks
+instead (forged and misplaced tokens, mixed roles, another tenant's ids, the backend's own port,
+policy writes, identity headers, bad bytes, over-large headers); they need a key the stack
+trusts. Tokens and secrets never appear in a report.
 
-Exit 0 when every check passed, 1 when one failed, 3 when there is no stack to check.`,
+Exit 0 when every check passed, 1 when one failed, 2 when nothing would be checked (the selection
+is empty, or every check skipped itself), 3 when no stack answers.`,
 		Example: `  waooaw verify
   waooaw verify --suite full --report-junit verify.xml --report-markdown verify.md
   waooaw verify --retry-timeout 30s            # a stack that has just started
   waooaw verify --only auth-jwt,middleware-stack -o json
+  waooaw verify --suite security --report-junit security.xml
   waooaw verify --cp-url https://cp.staging … --token "$STAGING_TOKEN"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,7 +61,7 @@ Exit 0 when every check passed, 1 when one failed, 3 when there is no stack to c
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.suite, "suite", "smoke", "smoke (the ten checks) or full (also the authenticated workflows)")
+	f.StringVar(&o.suite, "suite", "smoke", "smoke (the ten checks), full (also the authenticated workflows) or security (the attacker's checks)")
 	f.StringSliceVar(&o.only, "only", nil, "run only these check ids (repeatable or comma-separated)")
 	f.StringSliceVar(&o.skip, "skip", nil, "skip these check ids")
 	f.DurationVar(&o.retryTimeout, "retry-timeout", 0, "retry failing checks until this much time has passed")
@@ -68,7 +74,8 @@ Exit 0 when every check passed, 1 when one failed, 3 when there is no stack to c
 	f.StringVar(&o.ppURL, "pp-url", "", "PP to check")
 	f.StringVar(&o.gatewayURL, "gateway-url", "", "gateway to check")
 	f.StringVar(&o.backendURL, "backend-url", "", "backend to check")
-	f.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL of the stack, for the database check")
+	f.StringVar(&o.databaseURL, "database-url", "", "PostgreSQL of the stack, for the database check (with service URLs, the check is skipped without it)")
+	f.StringVar(&o.opaURL, "opa-url", "", "OPA of the stack, for the security suite's policy-writes check (with service URLs, the check is skipped without it)")
 	f.StringVar(&o.keyFile, "key", "", "PEM private key the stack trusts (default: the project's key)")
 	f.StringVar(&o.token, "token", "", "a token the stack accepts, when its key is not at hand (checks needing other roles are skipped)")
 	return cmd
@@ -84,8 +91,13 @@ func runVerify(ctx context.Context, e *env, o *verifyOptions) error {
 		return usageErr(fmt.Errorf("--retry-timeout must not be negative, got %v", o.retryTimeout))
 	}
 	opts := validate.Options{Suite: o.suite, Only: o.only, Skip: o.skip, RetryTimeout: o.retryTimeout}
-	if _, err := validate.Select(opts); err != nil {
+	checks, err := validate.Select(opts)
+	if err != nil {
 		return usageErr(err)
+	}
+	if len(checks) == 0 {
+		// A CI gate that checks nothing must not pass.
+		return usageErr(errors.New("nothing would run: --only, --skip and --suite leave no check selected"))
 	}
 	target, name, err := verifyTarget(e, o)
 	if err != nil {
@@ -112,10 +124,18 @@ func runVerify(ctx context.Context, e *env, o *verifyOptions) error {
 		}
 	}
 	if rep.Unreachable() {
-		return environmentErr(fmt.Errorf("no stack answered at %s: is it running? see 'waooaw status', or start it with 'waooaw up'", name))
+		hint := "is it running? see 'waooaw status', or start it with 'waooaw up'"
+		if hasServiceURLs(o) {
+			hint = "is it running, and are --cp-url, --pp-url, --gateway-url and --backend-url right?"
+		}
+		return environmentErr(fmt.Errorf("no stack answered at %s: %s", name, hint))
 	}
 	if !rep.OK() {
 		return &exitError{exitFailed, errors.New("verification failed")}
+	}
+	if passed, _, _ := rep.Counts(); passed == 0 {
+		// Every check skipped itself (no key, no --database-url…): nothing was verified.
+		return usageErr(errors.New("nothing was verified: every selected check was skipped (see why above)"))
 	}
 	return nil
 }
@@ -139,8 +159,8 @@ func verifyTarget(e *env, o *verifyOptions) (*validate.Target, string, error) {
 	if err != nil {
 		return nil, "", usageErr(err)
 	}
-	t := &validate.Target{CPURL: o.cpURL, PPURL: o.ppURL, GatewayURL: o.gatewayURL, BackendURL: o.backendURL, DatabaseURL: o.databaseURL, Token: o.token}
-	remote := o.cpURL != "" || o.ppURL != "" || o.gatewayURL != "" || o.backendURL != ""
+	t := &validate.Target{CPURL: o.cpURL, PPURL: o.ppURL, GatewayURL: o.gatewayURL, BackendURL: o.backendURL, DatabaseURL: o.databaseURL, OPAURL: o.opaURL, Token: o.token}
+	remote := hasServiceURLs(o)
 	name := fmt.Sprintf("project %q", project.Name)
 
 	st, alive, err := runningState(project)
@@ -161,7 +181,12 @@ func verifyTarget(e *env, o *verifyOptions) (*validate.Target, string, error) {
 		fill(&t.PPURL, stack.PP)
 		fill(&t.GatewayURL, stack.Gateway)
 		fill(&t.BackendURL, stack.Backend)
-		if t.DatabaseURL == "" {
+		if !remote {
+			fill(&t.OPAURL, stack.OPA)
+		}
+		// With service URLs given, the stack checked may be another one: only --database-url
+		// names its database, else the check would pass against this project's.
+		if t.DatabaseURL == "" && !remote {
 			t.DatabaseURL = urlOf(svcs, stack.Postgres) + "?sslmode=disable&connect_timeout=2"
 		}
 		if !remote && st.Runtime == "docker" {
@@ -212,6 +237,12 @@ func verifyTarget(e *env, o *verifyOptions) (*validate.Target, string, error) {
 		}
 	}
 	return t, name, nil
+}
+
+// hasServiceURLs reports whether verify was given service URLs: the stack checked may then be
+// another than the project's.
+func hasServiceURLs(o *verifyOptions) bool {
+	return o.cpURL != "" || o.ppURL != "" || o.gatewayURL != "" || o.backendURL != ""
 }
 
 // logTail returns a service's last n log lines from the local runtime's files.

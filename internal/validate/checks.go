@@ -25,6 +25,8 @@ type Check struct {
 	Name string
 	// Full marks the authenticated workflows of --suite full.
 	Full bool
+	// Security marks the attacker's checks of --suite security (security.go).
+	Security bool
 	// Service is where a failure most likely lies, for its log lines.
 	Service string
 	// Needs lists the services the check talks to.
@@ -32,9 +34,10 @@ type Check struct {
 	run   func(ctx context.Context, t *Target, ev *evidence) (string, error)
 }
 
-// Checks returns every check, smoke first, in report order.
+// Checks returns every check, smoke first, then the full suite's, then the security suite's,
+// in report order.
 func Checks() []Check {
-	return []Check{
+	return append([]Check{
 		{ID: "backend-health", Name: "Backend health", Service: "backend", Needs: []string{"backend"}, run: backendHealth},
 		{ID: "gateway-health", Name: "Gateway health", Service: "gateway", Needs: []string{"gateway", "backend"}, run: gatewayHealth},
 		{ID: "cp-health", Name: "CP proxy health", Service: "cp", Needs: []string{"cp"}, run: portalHealth("CPURL", "cp-proxy")},
@@ -53,7 +56,7 @@ func Checks() []Check {
 		{ID: "governor-redirect", Name: "Governor-only action redirects (307)", Full: true, Service: "gateway", Needs: []string{"pp", "gateway"}, run: governorRedirect},
 		{ID: "correlation-round-trip", Name: "Correlation id round trip CP → backend", Full: true, Service: "gateway", Needs: []string{"cp", "gateway", "backend"}, run: correlationRoundTrip},
 		{ID: "budget-headers", Name: "Budget headers on forwarded responses", Full: true, Service: "gateway", Needs: []string{"gateway", "backend"}, run: budgetHeaders},
-	}
+	}, securityChecks()...)
 }
 
 func backendHealth(ctx context.Context, t *Target, ev *evidence) (string, error) {
@@ -118,8 +121,9 @@ func portalHealth(field, service string) func(context.Context, *Target, *evidenc
 }
 
 // portalFlow proves a request crosses the portal into the gateway: without a token the gateway
-// answers 401 unauthorized, with the correlation id we sent, its own instance path (the gateway
-// rewrites /api/agents to /api/v1/agents) and its auth timing.
+// answers 401 unauthorized, with the correlation id we sent, the path the client sent as its
+// instance (the gateway serves /api/agents as /api/v1/agents but names what was asked for) and
+// its auth timing.
 func portalFlow(field string) func(context.Context, *Target, *evidence) (string, error) {
 	return func(ctx context.Context, t *Target, ev *evidence) (string, error) {
 		id := "verify-" + rand.Text()[:12]
@@ -134,7 +138,7 @@ func portalFlow(field string) func(context.Context, *Target, *evidence) (string,
 		if p.CorrelationID != id || a.header.Get("X-Correlation-ID") != id {
 			return "", fmt.Errorf("correlation id %q in the body and %q in the header, want %q", p.CorrelationID, a.header.Get("X-Correlation-ID"), id)
 		}
-		if !strings.Contains(a.header.Get("Server-Timing"), "auth") || p.Instance != "/api/v1/agents" {
+		if !strings.Contains(a.header.Get("Server-Timing"), "auth") || p.Instance != "/api/agents" {
 			return "", fmt.Errorf("the 401 does not come from the gateway (Server-Timing %q, instance %q)", a.header.Get("Server-Timing"), p.Instance)
 		}
 		return "401 unauthorized from the gateway, correlation id kept", nil

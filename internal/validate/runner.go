@@ -14,7 +14,8 @@ import (
 
 // Options select and pace the checks of a run.
 type Options struct {
-	// Suite is "smoke" (the ten checks) or "full" (also the authenticated workflows).
+	// Suite is "smoke" (the ten checks), "full" (also the authenticated workflows) or
+	// "security" (the attacker's checks alone).
 	Suite string
 	// Only and Skip select checks by id.
 	Only, Skip []string
@@ -41,9 +42,9 @@ func Select(o Options) ([]Check, error) {
 		}
 	}
 	switch o.Suite {
-	case "", "smoke", "full":
+	case "", "smoke", "full", "security":
 	default:
-		return nil, fmt.Errorf("suite %q: use smoke or full", o.Suite)
+		return nil, fmt.Errorf("suite %q: use smoke, full or security", o.Suite)
 	}
 	var out []Check
 	for _, c := range all {
@@ -54,6 +55,8 @@ func Select(o Options) ([]Check, error) {
 				out = append(out, c)
 			}
 		case c.Full && o.Suite != "full":
+		// The security suite is its own run: its checks alone, never added to the others.
+		case c.Security != (o.Suite == "security"):
 		default:
 			out = append(out, c)
 		}

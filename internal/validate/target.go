@@ -18,6 +18,9 @@ type Target struct {
 	CPURL, PPURL, GatewayURL, BackendURL string
 	// DatabaseURL lets the database check connect itself; empty skips it.
 	DatabaseURL string
+	// OPAURL is the policy engine's REST API, for the security suite's policy-writes check;
+	// empty skips it.
+	OPAURL string
 	// Key mints tokens of any role (the stack's own key). Without it, Token is used for the
 	// checks that need one, and the checks that need other roles are skipped.
 	Key   *token.SigningKey
@@ -57,7 +60,9 @@ func customer(id string) func(*token.Claims) { return func(c *token.Claims) { c.
 type call struct {
 	method, url, token string
 	body               any
-	header             map[string]string
+	// raw is a body sent as it is (its Content-Type, if any, goes in header); body must be nil.
+	raw    []byte
+	header map[string]string
 }
 
 // answer is what came back, read in full (bodies here are small).
@@ -77,6 +82,8 @@ func (t *Target) do(ctx context.Context, ev *evidence, c call) (*answer, error) 
 			return nil, err
 		}
 		body = bytes.NewReader(data)
+	} else if c.raw != nil {
+		body = bytes.NewReader(c.raw)
 	}
 	method := c.method
 	if method == "" {
