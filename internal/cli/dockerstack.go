@@ -41,7 +41,11 @@ func openDockerStack(ctx context.Context, e *env, project *stack.Project, offset
 	if err != nil {
 		return nil, err
 	}
-	svcs, err := stack.Services(stack.Config{PortOffset: offset, PublicKey: string(pub), Network: docker.Network{}})
+	secrets, err := project.EnsureSecrets()
+	if err != nil {
+		return nil, fmt.Errorf("the project's secrets: %w", err)
+	}
+	svcs, err := stack.Services(stack.Config{PortOffset: offset, PublicKey: string(pub), Network: docker.Network{}, Secrets: secrets})
 	if err != nil {
 		return nil, usageErr(err)
 	}
@@ -58,7 +62,15 @@ func openDockerStack(ctx context.Context, e *env, project *stack.Project, offset
 		return nil, err
 	}
 	rt := &docker.Runtime{API: api, Project: project.Name, Version: buildinfo.Version, Images: images, Pull: pull, Policies: modules,
+		Authz: policy.AuthzModule(secrets.OPAToken), Secrets: secrets,
 		Progress: func(s string) { fmt.Fprintln(e.stderr, s) }}
+	for i := range svcs {
+		if svcs[i].Name == stack.Postgres {
+			// The official image makes only the superuser: the application role is provisioned
+			// from the host before postgres counts as ready.
+			svcs[i].Probe = rt.PostgresProbe(svcs[i])
+		}
+	}
 	return &dockerStack{rt: rt, svcs: svcs, exe: exe}, nil
 }
 

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -113,13 +115,18 @@ func newServeOPACmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "opa",
 		Short: "Run Open Policy Agent's server with the embedded WAOOAW policies",
-		Long: `Run OPA's own REST server (as 'opa run --server' does) with the gateway's policies loaded.
-It answers /health and the /v1 data API like the official image. It listens on 127.0.0.1:8181
-unless ADDR or --addr says otherwise: OPA's API can replace policies, so keep it private.`,
+		Long: `Run OPA's own REST server (as 'opa run --server --authentication=token --authorization=basic'
+does) with the gateway's policies loaded. It answers /health and the /v1 data API like the
+official image. Anyone may GET /health and POST the gateway's decision query; everything else
+(policy and data reads and writes, queries) needs "Authorization: Bearer <token>" with the token
+in OPA_MANAGEMENT_TOKEN_FILE — without one, nobody may. A Host header naming anything but
+localhost, an IP address or its port is refused (421), against DNS rebinding. It listens on
+127.0.0.1:8181 unless ADDR or --addr says otherwise.`,
 		Args: cobra.NoArgs,
 	}
 	ef := newEnvFlags(cmd.Flags())
 	ef.bind(cmd.Flags(), "addr", "ADDR", "listen address, default 127.0.0.1:8181")
+	ef.bind(cmd.Flags(), "management-token-file", "OPA_MANAGEMENT_TOKEN_FILE", "file holding the bearer token of the management API")
 	ef.bind(cmd.Flags(), "log-level", "LOG_LEVEL", "debug|info|warn|error")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		getenv := ef.getenv(e.getenv)
@@ -131,7 +138,11 @@ unless ADDR or --addr says otherwise: OPA's API can replace policies, so keep it
 		if addr == "" {
 			addr = "127.0.0.1:8181"
 		}
-		return policy.Serve(cmd.Context(), policy.ServerConfig{Addr: addr, Logger: logger})
+		token, err := secretFromFile(getenv, "OPA_MANAGEMENT_TOKEN_FILE")
+		if err != nil {
+			return configErr(err)
+		}
+		return policy.Serve(cmd.Context(), policy.ServerConfig{Addr: addr, Logger: logger, ManagementToken: token})
 	}
 	return cmd
 }
@@ -142,12 +153,14 @@ func newServeRedisCmd(e *env) *cobra.Command {
 		Short: "Run the embedded Redis-protocol server (used when redis-server is not installed)",
 		Long: `Run the embedded Redis-protocol server (miniredis) that the local runtime uses when
 redis-server is not on PATH. It speaks enough of Redis for the gateway's budget ledger, keeps
-its data in memory only (a restart starts every counter from zero) and has no password, so
-it listens on 127.0.0.1:6379 unless ADDR or --addr says otherwise.`,
+its data in memory only (a restart starts every counter from zero). With REDIS_PASSWORD_FILE
+it requires that password (AUTH) before any other command, as requirepass does. It listens
+on 127.0.0.1:6379 unless ADDR or --addr says otherwise.`,
 		Args: cobra.NoArgs,
 	}
 	ef := newEnvFlags(cmd.Flags())
 	ef.bind(cmd.Flags(), "addr", "ADDR", "listen address, default 127.0.0.1:6379")
+	ef.bind(cmd.Flags(), "password-file", "REDIS_PASSWORD_FILE", "file holding the password clients must AUTH with")
 	ef.bind(cmd.Flags(), "log-level", "LOG_LEVEL", "debug|info|warn|error")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		getenv := ef.getenv(e.getenv)
@@ -159,9 +172,31 @@ it listens on 127.0.0.1:6379 unless ADDR or --addr says otherwise.`,
 		if addr == "" {
 			addr = "127.0.0.1:6379"
 		}
-		return local.ServeRedis(cmd.Context(), addr, logger)
+		password, err := secretFromFile(getenv, "REDIS_PASSWORD_FILE")
+		if err != nil {
+			return configErr(err)
+		}
+		return local.ServeRedis(cmd.Context(), addr, password, logger)
 	}
 	return cmd
+}
+
+// secretFromFile reads the secret in the file that the variable names ("" when it names none).
+// Secrets travel as files so that they show in no process environment or listing.
+func secretFromFile(getenv func(string) string, variable string) (string, error) {
+	path := getenv(variable)
+	if path == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", variable, err)
+	}
+	secret := strings.TrimSpace(string(data))
+	if secret == "" {
+		return "", fmt.Errorf("%s: %s is empty", variable, path)
+	}
+	return secret, nil
 }
 
 func newServePortalCmd(e *env, name string) *cobra.Command {

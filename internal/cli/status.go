@@ -60,7 +60,7 @@ func runStatus(ctx context.Context, e *env, output string) error {
 	if !alive {
 		return environmentErr(fmt.Errorf("stack %q is not running: start it with 'waooaw up%s'", project.Name, projectFlag(project)))
 	}
-	svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKey: project.PublicKeyPath()})
+	svcs, err := projectServices(project, st.PortOffset)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,9 @@ func runStatus(ctx context.Context, e *env, output string) error {
 	now := time.Now()
 	for _, s := range svcs {
 		ss := st.Services[s.Name]
-		row := statusRow{Service: s.Name, State: "healthy", URL: s.URL(), PID: ss.PID, Restarts: ss.Restarts,
+		// Passwords are masked in text and JSON, which end up in logs and tickets; -o env,
+		// meant for eval, carries them.
+		row := statusRow{Service: s.Name, State: "healthy", URL: s.DisplayURL(), PID: ss.PID, Restarts: ss.Restarts,
 			Program: ss.Program, LastExit: ss.LastExit}
 		if !ss.StartedAt.IsZero() {
 			row.Uptime = now.Sub(ss.StartedAt).Truncate(time.Second).String()
@@ -108,7 +110,7 @@ func runStatus(ctx context.Context, e *env, output string) error {
 			return err
 		}
 	case "env":
-		writeStatusEnv(e.stdout, project, rep)
+		writeStatusEnv(e.stdout, project, rep, svcs)
 	default:
 		writeStatusText(e.stdout, rep, isTerminal(e.stdout) && e.getenv("NO_COLOR") == "")
 	}
@@ -163,24 +165,38 @@ func writeStatusText(w io.Writer, rep statusReport, color bool) {
 	}
 }
 
-// writeStatusEnv prints shell assignments for scripts: eval "$(waooaw status -o env)".
-func writeStatusEnv(w io.Writer, project *stack.Project, rep statusReport) {
+// writeStatusEnv prints shell assignments for scripts: eval "$(waooaw status -o env)". The
+// URLs carry the project's passwords, and WAOOAW_OPA_TOKEN is OPA's management token.
+func writeStatusEnv(w io.Writer, project *stack.Project, rep statusReport, svcs []stack.Service) {
 	fmt.Fprintf(w, "WAOOAW_PROJECT=%s\n", shellQuote(project.Name))
-	for _, r := range rep.Services {
-		fmt.Fprintf(w, "WAOOAW_%s_URL=%s\n", strings.ToUpper(r.Service), shellQuote(r.URL))
+	for _, s := range svcs {
+		fmt.Fprintf(w, "WAOOAW_%s_URL=%s\n", strings.ToUpper(s.Name), shellQuote(s.URL()))
 	}
-	for _, r := range rep.Services {
-		switch r.Service {
+	for _, s := range svcs {
+		switch s.Name {
 		case stack.Postgres:
-			fmt.Fprintf(w, "DATABASE_URL=%s\n", shellQuote(r.URL+"?sslmode=disable"))
+			fmt.Fprintf(w, "DATABASE_URL=%s\n", shellQuote(s.URL()+"?sslmode=disable"))
 		case stack.Redis:
-			fmt.Fprintf(w, "REDIS_URL=%s\n", shellQuote(r.URL))
+			fmt.Fprintf(w, "REDIS_URL=%s\n", shellQuote(s.URL()))
 		case stack.OPA:
-			fmt.Fprintf(w, "OPA_URL=%s\n", shellQuote(r.URL))
+			fmt.Fprintf(w, "OPA_URL=%s\n", shellQuote(s.URL()))
 		}
+	}
+	if token, err := project.ReadSecret(stack.SecretOPAToken); err == nil {
+		fmt.Fprintf(w, "WAOOAW_OPA_TOKEN=%s\n", shellQuote(token))
 	}
 	fmt.Fprintf(w, "WAOOAW_SIGNING_KEY=%s\n", shellQuote(project.KeyPath()))
 	fmt.Fprintf(w, "JWT_PUBLIC_KEY=%s\n", shellQuote(project.PublicKeyPath()))
+}
+
+// projectServices resolves the services of the project's running stack, with the secrets it
+// has (making none) for the probes and URLs.
+func projectServices(project *stack.Project, portOffset int) ([]stack.Service, error) {
+	secrets, err := project.Secrets()
+	if err != nil {
+		return nil, fmt.Errorf("the project's secrets: %w", err)
+	}
+	return stack.Services(stack.Config{PortOffset: portOffset, PublicKey: project.PublicKeyPath(), Secrets: secrets})
 }
 
 func shellQuote(s string) string {

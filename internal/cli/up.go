@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"slices"
@@ -140,7 +141,13 @@ func upAgain(ctx context.Context, e *env, project *stack.Project, st *stack.Stat
 	if o.portOffsetSet && o.portOffset != st.PortOffset {
 		return usageErr(fmt.Errorf("project %q already runs with --port-offset %d; run 'waooaw down -p %s' first to change it", project.Name, st.PortOffset, project.Name))
 	}
-	svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKey: project.PublicKeyPath()})
+	if _, err := project.ReadSecret(stack.SecretPostgresPassword); errors.Is(err, fs.ErrNotExist) {
+		// Started by an earlier waooaw, with fixed passwords: a restart makes the secrets and
+		// converts the data.
+		return environmentErr(fmt.Errorf("stack %q was started by an earlier waooaw, without per-project passwords: run 'waooaw down%s' and 'waooaw up%s' (the data is kept and converted)",
+			project.Name, projectFlag(project), projectFlag(project)))
+	}
+	svcs, err := projectServices(project, st.PortOffset)
 	if err != nil {
 		return err
 	}
@@ -321,7 +328,7 @@ func relayProgress(r io.Reader, progress *progress) error {
 func printUp(e *env, project *stack.Project, svcs []stack.Service, progress *progress, total time.Duration, already bool) error {
 	rows := make([]statusRow, 0, len(svcs))
 	for _, s := range svcs {
-		row := statusRow{Service: s.Name, State: "healthy", URL: s.URL()}
+		row := statusRow{Service: s.Name, State: "healthy", URL: s.DisplayURL()}
 		if progress != nil {
 			row.Ready = progress.readyAfter(s.Name)
 		}

@@ -168,7 +168,7 @@ func verifyTarget(e *env, o *verifyOptions) (*validate.Target, string, error) {
 		return nil, "", err
 	}
 	if alive {
-		svcs, err := stack.Services(stack.Config{PortOffset: st.PortOffset, PublicKey: project.PublicKeyPath()})
+		svcs, err := projectServices(project, st.PortOffset)
 		if err != nil {
 			return nil, "", err
 		}

@@ -31,10 +31,19 @@ type Config struct {
 	// Port is the TCP port the server listens on, on 127.0.0.1 only.
 	Port int
 	// User and Password are the superuser initdb creates. TCP connections authenticate with
-	// scram-sha-256; the private Unix socket trusts local users.
+	// scram-sha-256; the private Unix socket (a directory only the server's account may enter)
+	// trusts local users.
 	User, Password string
 	// Database is created after the first start when it does not exist; empty creates none.
 	Database string
+	// App, when its Name is set, is the application role that Start provisions on every start
+	// (see Provision) over the private socket: a login role with App.Password that owns
+	// Database and is no superuser. Clients then connect as App, and User stays the bootstrap
+	// superuser that only provisions.
+	App Role
+	// LegacyUsers are bootstrap superusers that an earlier version of the caller made instead
+	// of User; Start converts such a cluster to User (see Roles.Legacy). Needs App.
+	LegacyUsers []string
 	// LogFile receives the server's log. Empty means "postgres.log" beside DataDir.
 	LogFile string
 	// Bin holds the server programs (see FindBinaries).

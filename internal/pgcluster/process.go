@@ -42,9 +42,10 @@ const duplicateDatabase = "42P04"
 
 // process is one run of the server.
 type process struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed once the process has exited and err is set
-	err  error
+	cmd       *exec.Cmd
+	done      chan struct{} // closed once the process has exited and err is set
+	err       error
+	socketDir string // where this run's Unix socket is
 }
 
 func (p *process) exited() bool {
@@ -69,13 +70,37 @@ func (c *Cluster) Start(ctx context.Context) error {
 		c.abandon(p)
 		return err
 	}
-	if c.cfg.Database != "" {
+	switch {
+	case c.cfg.App.Name != "":
+		roles := Roles{Superuser: Role{c.cfg.User, c.cfg.Password}, Database: c.cfg.Database, App: c.cfg.App}
+		for _, u := range c.cfg.LegacyUsers {
+			roles.Legacy = append(roles.Legacy, Role{Name: u})
+		}
+		if err := Provision(ctx, c.socketConnector(p.socketDir), roles); err != nil {
+			c.abandon(p)
+			return err
+		}
+	case c.cfg.Database != "":
 		if err := c.createDatabase(ctx, c.cfg.Database); err != nil {
 			c.abandon(p)
 			return err
 		}
 	}
 	return nil
+}
+
+// socketConnector connects over the server's private Unix socket in dir, which trusts the
+// local users that can enter the directory: the server's account, and root.
+func (c *Cluster) socketConnector(dir string) Connector {
+	return func(ctx context.Context, user, _, database string) (*pgx.Conn, error) {
+		cfg, err := pgx.ParseConfig("sslmode=disable")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Host, cfg.Port, cfg.User, cfg.Database, cfg.Password = dir, uint16(c.cfg.Port), user, database, ""
+		cfg.Fallbacks, cfg.TLSConfig = nil, nil
+		return pgx.ConnectConfig(ctx, cfg)
+	}
 }
 
 // spawn starts the server process and returns it with the log file's size before the start,
@@ -115,7 +140,7 @@ func (c *Cluster) spawn() (*process, int64, error) {
 		return nil, 0, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 
-	p := &process{cmd: cmd, done: make(chan struct{})}
+	p := &process{cmd: cmd, done: make(chan struct{}), socketDir: socketDir}
 	go func() {
 		p.err = cmd.Wait()
 		removeSocketDir()
@@ -186,7 +211,7 @@ func (c *Cluster) waitReady(ctx context.Context, p *process, logOffset int64) er
 			return c.startupFailure(p, logOffset)
 		}
 		attemptCtx, cancel := context.WithTimeout(ctx, pingTimeout)
-		err := c.ping(attemptCtx)
+		err := c.ping(attemptCtx, p.socketDir)
 		cancel()
 		// A server that answered while ours had already exited is somebody else's.
 		if err == nil && !p.exited() {
@@ -203,8 +228,13 @@ func (c *Cluster) waitReady(ctx context.Context, p *process, logOffset int64) er
 	}
 }
 
-func (c *Cluster) ping(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+// ping connects over the private socket: a refused login (a data directory whose superuser is
+// a legacy one, see LegacyUsers) still means the server accepts connections.
+func (c *Cluster) ping(ctx context.Context, socketDir string) error {
+	conn, err := c.socketConnector(socketDir)(ctx, c.cfg.User, "", "postgres")
+	if IsAuthFailure(err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -2,12 +2,17 @@ package policy
 
 import (
 	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +21,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/logging"
 	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/server"
+	"github.com/open-policy-agent/opa/v1/server/types"
+	"github.com/open-policy-agent/opa/v1/server/writer"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
 
@@ -28,6 +35,39 @@ type ServerConfig struct {
 	Addr string
 	// Logger receives the server's own messages and OPA's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// ManagementToken is the bearer token that OPA's management API requires: policy and data
+	// reads and writes, queries, compile, config, status. Without one nobody may use it, and the
+	// server answers only /health and the gateway's decision (see AuthzModule).
+	ManagementToken string
+	// Hosts are host names, besides localhost and IP addresses, that clients may name in the
+	// Host header (e.g. the service's name on a container network). Any other name is refused
+	// with 421, so that a web page that rebinds its own DNS name to 127.0.0.1 cannot reach OPA.
+	Hosts []string
+}
+
+// AuthzModulePath is the name the system.authz policy is loaded under.
+const AuthzModulePath = "authz/system_authz.rego"
+
+//go:embed authz/system_authz.rego
+var authzTemplate string
+
+const tokenHashPlaceholder = "MANAGEMENT_TOKEN_SHA256"
+
+// AuthzModule returns the system.authz policy that OPA's basic authorization asks about every
+// request: anyone may GET /health and POST the gateway's decision query (no query parameters);
+// everything else needs managementToken as a bearer token. The policy holds only the token's
+// SHA-256; with an empty token nobody may do anything else. The Docker runtime gives this module
+// to the official OPA image, run with --authentication=token --authorization=basic.
+func AuthzModule(managementToken string) string {
+	hash := ""
+	if managementToken != "" {
+		sum := sha256.Sum256([]byte(managementToken))
+		hash = hex.EncodeToString(sum[:])
+	}
+	if !strings.Contains(authzTemplate, tokenHashPlaceholder) {
+		panic("policy: the system.authz template lost its token placeholder")
+	}
+	return strings.Replace(authzTemplate, tokenHashPlaceholder, hash, 1)
 }
 
 // Server is OPA's own REST server (the handler `opa run --server` serves) with the embedded
@@ -70,6 +110,13 @@ func Listen(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load embedded policies: %w", err)
 	}
+	policies := len(loaded.Modules)
+	authz := AuthzModule(cfg.ManagementToken)
+	parsed, err := ast.ParseModuleWithOpts(AuthzModulePath, authz, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		return nil, fmt.Errorf("parse the system.authz policy: %w", err)
+	}
+	loaded.Modules[AuthzModulePath] = &loader.RegoFile{Name: AuthzModulePath, Parsed: parsed, Raw: []byte(authz)}
 
 	store := inmem.New()
 	manager, err := plugins.New(nil, "waooaw-opa", store,
@@ -94,7 +141,9 @@ func Listen(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		manager.Stop(ctx)
 		return nil, fmt.Errorf("OPA server: listen on %s: %w", cfg.Addr, err)
 	}
-	logger.Info("policy server listening", "addr", listener.Addr().String(), "policies", len(loaded.Modules))
+	port := listener.Addr().(*net.TCPAddr).Port
+	logger.Info("policy server listening", "addr", listener.Addr().String(), "policies", policies,
+		"management", cfg.ManagementToken != "")
 
 	return &Server{
 		listener: listener,
@@ -102,7 +151,7 @@ func Listen(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		manager:  manager,
 		logger:   logger,
 		http: &http.Server{
-			Handler:           opa.Handler,
+			Handler:           checkHost(opa.Handler, port, cfg.Hosts),
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -118,7 +167,11 @@ func startOPA(ctx context.Context, manager *plugins.Manager) (*server.Server, er
 	if err := manager.Start(ctx); err != nil {
 		return nil, fmt.Errorf("start OPA plugins: %w", err)
 	}
+	// What `opa run --authentication=token --authorization=basic` does: the bearer token
+	// becomes input.identity, and data.system.authz.allow decides every request.
 	opa, err := server.New().
+		WithAuthentication(server.AuthenticationToken).
+		WithAuthorization(server.AuthorizationBasic).
 		WithStore(manager.Store).
 		WithManager(manager).
 		Init(ctx)
@@ -127,6 +180,30 @@ func startOPA(ctx context.Context, manager *plugins.Manager) (*server.Server, er
 	}
 	manager.ServerInitialized()
 	return opa, nil
+}
+
+// checkHost refuses, with 421 Misdirected Request, a request whose Host header names neither
+// localhost, an IP address, nor one of hosts, or names another port. A DNS-rebinding page sends
+// its own domain name, so it is refused before OPA sees the request; a client that dials an
+// address names it.
+func checkHost(next http.Handler, port int, hosts []string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(r.Host, port, hosts) {
+			writer.Error(w, http.StatusMisdirectedRequest, types.NewErrorV1(types.CodeInvalidParameter,
+				"host %q is not served here: use 127.0.0.1:%d or localhost:%d", r.Host, port, port))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func hostAllowed(hostPort string, port int, hosts []string) bool {
+	host, p, err := net.SplitHostPort(hostPort)
+	if err != nil || p != strconv.Itoa(port) {
+		return false
+	}
+	return net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") ||
+		slices.ContainsFunc(hosts, func(h string) bool { return strings.EqualFold(h, host) })
 }
 
 // Addr is the address the server is bound to, with the port chosen when Addr asked for 0.

@@ -16,12 +16,15 @@ import (
 	"time"
 )
 
-// startServer runs the embedded OPA server on a free loopback port until the test ends or
-// stop is called; stop returns what Serve returned.
+// testToken is the management token of the servers the tests start.
+const testToken = "test-management-token"
+
+// startServer runs the embedded OPA server on a free loopback port, with testToken as its
+// management token, until the test ends or stop is called; stop returns what Serve returned.
 func startServer(t testing.TB) (srv *Server, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := Listen(ctx, ServerConfig{Addr: "127.0.0.1:0"})
+	srv, err := Listen(ctx, ServerConfig{Addr: "127.0.0.1:0", ManagementToken: testToken})
 	if err != nil {
 		cancel()
 		t.Fatalf("Listen: %v", err)
@@ -155,7 +158,12 @@ func TestEmbeddedServerDecides(t *testing.T) {
 
 func TestEmbeddedServerServesNoTests(t *testing.T) {
 	srv, _ := startServer(t)
-	resp, err := http.Get(srv.URL() + "/v1/data/waooaw")
+	req, err := http.NewRequest(http.MethodGet, srv.URL()+"/v1/data/waooaw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -192,7 +192,7 @@ func (e *Engine) upOne(ctx context.Context, s Service, timeout time.Duration) er
 		last = s.Probe.Check(pctx)
 		cancel()
 		if last == nil {
-			e.emit(Event{Service: s.Name, Kind: EventReady, URL: s.URL()})
+			e.emit(Event{Service: s.Name, Kind: EventReady, URL: s.DisplayURL()})
 			return nil
 		}
 		select {

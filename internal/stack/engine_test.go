@@ -271,8 +271,8 @@ func TestServicesPortOffsetAndEnvironment(t *testing.T) {
 	if got := byName[Backend].Env["JWT_PUBLIC_KEY"]; got != "/state/pub.pem" {
 		t.Errorf("backend JWT_PUBLIC_KEY = %q", got)
 	}
-	if got := byName[Postgres].URL(); got != "postgres://waooaw:waooaw@127.0.0.1:5532/waooaw" {
-		t.Errorf("postgres URL = %q", got)
+	if got := byName[Postgres].URL(); got != "postgres://waooaw@127.0.0.1:5532/waooaw" {
+		t.Errorf("postgres URL without secrets = %q", got)
 	}
 	for _, bad := range []int{-1, MaxPortOffset + 1} {
 		if _, err := Services(Config{PortOffset: bad}); err == nil {

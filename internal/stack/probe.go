@@ -98,8 +98,9 @@ func pgConnectError(err error) error {
 	return err
 }
 
-// RedisProbe is ready when the server at Addr answers PING with PONG.
-type RedisProbe struct{ Addr string }
+// RedisProbe is ready when the server at Addr accepts Password (when set) and answers PING
+// with PONG.
+type RedisProbe struct{ Addr, Password string }
 
 // Check implements Probe.
 func (p RedisProbe) Check(ctx context.Context) error {
@@ -114,10 +115,26 @@ func (p RedisProbe) Check(ctx context.Context) error {
 	} else {
 		_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
 	}
-	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
+	var cmds []byte
+	if p.Password != "" {
+		cmds = fmt.Appendf(cmds, "*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n", len(p.Password), p.Password)
+	}
+	cmds = append(cmds, "*1\r\n$4\r\nPING\r\n"...)
+	if _, err := conn.Write(cmds); err != nil {
 		return fmt.Errorf("redis PING: %w", err)
 	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
+	r := bufio.NewReader(conn)
+	if p.Password != "" {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return fmt.Errorf("redis AUTH: %w", err)
+		}
+		// The answer quotes no part of the password: it is Redis's own error text.
+		if strings.TrimSpace(line) != "+OK" {
+			return fmt.Errorf("redis AUTH answered %q", strings.TrimSpace(line))
+		}
+	}
+	line, err := r.ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("redis PING: %w", err)
 	}

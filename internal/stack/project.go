@@ -115,31 +115,36 @@ func (p *Project) EnsureKey() (*token.SigningKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Written whole to a temporary file, then linked into place: link fails if another
-	// command got there first (so two commands never end with two keys), and nobody ever
-	// reads a half-written key.
-	tmp, err := os.CreateTemp(p.Dir, ".signing-key-*")
-	if err != nil {
-		return nil, fmt.Errorf("write the signing key: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("write the signing key: %w", err)
-	}
-	if _, err := tmp.Write(pemBytes); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("write the signing key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("write the signing key: %w", err)
-	}
-	if err := os.Link(tmp.Name(), p.KeyPath()); errors.Is(err, fs.ErrExist) {
+	if err := createExclusive(p.KeyPath(), pemBytes); errors.Is(err, fs.ErrExist) {
 		return p.EnsureKey()
 	} else if err != nil {
 		return nil, fmt.Errorf("write the signing key: %w", err)
 	}
 	return key, p.writePublicKey(key)
+}
+
+// createExclusive writes data to a new file at path, mode 0600, unless path exists
+// (fs.ErrExist). It is written whole to a temporary file, then linked into place: link fails
+// if another command got there first (so two commands never end with two keys or two
+// passwords), and nobody ever reads a half-written file.
+func createExclusive(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Link(tmp.Name(), path)
 }
 
 // LoadKey reads the project's signing key; fs.ErrNotExist when it has none yet.

@@ -7,8 +7,10 @@ package stack
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // The services' names, as the CLI, the logs and the runtimes spell them.
@@ -28,12 +30,25 @@ var names = []string{Postgres, Redis, OPA, Backend, Gateway, CP, PP}
 // Names returns the services' names in start order.
 func Names() []string { return slices.Clone(names) }
 
-// Database credentials of the development stack. The database listens on 127.0.0.1 only.
+// The stack's database. DatabaseUser is the application role the services connect as: it owns
+// DatabaseName and is not a superuser. DatabaseSuperuser is the cluster's bootstrap superuser,
+// which only provisions the application role. Their passwords are the project's secrets.
 const (
-	DatabaseName     = "waooaw"
-	DatabaseUser     = "waooaw"
-	DatabasePassword = "waooaw"
+	DatabaseName      = "waooaw"
+	DatabaseUser      = "waooaw"
+	DatabaseSuperuser = "postgres"
 )
+
+// The bootstrap superuser and its fixed password in data made by waooaw before per-project
+// secrets: `up` finds them, renames the role to DatabaseSuperuser, gives it its secret password
+// and hands the database to a new, unprivileged DatabaseUser.
+const (
+	LegacyDatabaseSuperuser = "waooaw"
+	LegacyDatabasePassword  = "waooaw"
+)
+
+// Masked stands for a password in URLs shown to people.
+const Masked = "****"
 
 // Service is one service of the stack as a runtime needs it.
 type Service struct {
@@ -51,16 +66,42 @@ type Service struct {
 	Env map[string]string
 	// Probe tells from the host whether the service is ready.
 	Probe Probe
+	// Password is the one the service's URL carries (PostgreSQL's application role, Redis);
+	// empty for the others.
+	Password string
 }
 
-// URL is how a person or a client on the host reaches the service.
+// URL is how a person or a client on the host reaches the service, password included.
 func (s Service) URL() string {
+	return serviceURL(s.Name, net.JoinHostPort(Host, strconv.Itoa(s.HostPort)), s.Password)
+}
+
+// DisplayURL is URL with the password masked, for output people read and may paste.
+func (s Service) DisplayURL() string {
 	hostPort := net.JoinHostPort(Host, strconv.Itoa(s.HostPort))
-	switch s.Name {
+	if s.Password == "" {
+		return serviceURL(s.Name, hostPort, "")
+	}
+	// Written in after escaping, which would turn the asterisks into %2A.
+	const stand = "password"
+	return strings.Replace(serviceURL(s.Name, hostPort, stand), ":"+stand+"@", ":"+Masked+"@", 1)
+}
+
+// serviceURL is the URL of the service called name at hostPort, with password when not empty.
+func serviceURL(name, hostPort, password string) string {
+	switch name {
 	case Postgres:
-		return "postgres://" + DatabaseUser + ":" + DatabasePassword + "@" + hostPort + "/" + DatabaseName
+		u := url.URL{Scheme: "postgres", User: url.User(DatabaseUser), Host: hostPort, Path: "/" + DatabaseName}
+		if password != "" {
+			u.User = url.UserPassword(DatabaseUser, password)
+		}
+		return u.String()
 	case Redis:
-		return "redis://" + hostPort
+		u := url.URL{Scheme: "redis", Host: hostPort}
+		if password != "" {
+			u.User = url.UserPassword("", password)
+		}
+		return u.String()
 	}
 	return "http://" + hostPort
 }
@@ -104,6 +145,8 @@ type Config struct {
 	// the path of a PEM file as the services see it (containers get the text).
 	PublicKey string
 	Network   Network
+	// Secrets are the project's passwords; the URLs and probes carry them.
+	Secrets Secrets
 }
 
 // MaxPortOffset keeps every shifted port below 65536.
@@ -122,11 +165,17 @@ func Services(cfg Config) ([]Service, error) {
 	for _, name := range names {
 		p := basePorts[name]
 		s := Service{Name: name, HostPort: p[0] + cfg.PortOffset, ContainerPort: p[1]}
+		switch name {
+		case Postgres:
+			s.Password = cfg.Secrets.PostgresPassword
+		case Redis:
+			s.Password = cfg.Secrets.RedisPassword
+		}
 		byName[name] = s
 		svcs = append(svcs, s)
 	}
 	url := func(name string) string { return "http://" + cfg.Network.Addr(byName[name]) }
-	dbURL := "postgres://" + DatabaseUser + ":" + DatabasePassword + "@" + cfg.Network.Addr(byName[Postgres]) + "/" + DatabaseName + "?sslmode=disable"
+	dbURL := serviceURL(Postgres, cfg.Network.Addr(byName[Postgres]), cfg.Secrets.PostgresPassword) + "?sslmode=disable"
 	for i := range svcs {
 		s := &svcs[i]
 		listen := cfg.Network.Listen(*s)
@@ -134,7 +183,7 @@ func Services(cfg Config) ([]Service, error) {
 		case Postgres:
 			s.Probe = PostgresProbe{URL: s.URL() + "?sslmode=disable"}
 		case Redis:
-			s.Probe = RedisProbe{Addr: net.JoinHostPort(Host, strconv.Itoa(s.HostPort))}
+			s.Probe = RedisProbe{Addr: net.JoinHostPort(Host, strconv.Itoa(s.HostPort)), Password: cfg.Secrets.RedisPassword}
 		case OPA:
 			s.Embedded = true
 			s.Env = map[string]string{"ADDR": listen}
@@ -155,7 +204,7 @@ func Services(cfg Config) ([]Service, error) {
 			s.Env = map[string]string{
 				"ADDR":              listen,
 				"PLANT_BACKEND_URL": url(Backend),
-				"REDIS_URL":         "redis://" + cfg.Network.Addr(byName[Redis]),
+				"REDIS_URL":         serviceURL(Redis, cfg.Network.Addr(byName[Redis]), cfg.Secrets.RedisPassword),
 				"OPA_URL":           url(OPA),
 				"DATABASE_URL":      dbURL,
 				"JWT_PUBLIC_KEY":    cfg.PublicKey,
@@ -170,6 +219,11 @@ func Services(cfg Config) ([]Service, error) {
 			s.DependsOn = []string{Gateway}
 			s.Env = map[string]string{"ADDR": listen, "PLANT_GATEWAY_URL": url(Gateway)}
 			s.Probe = HTTPProbe{URL: s.URL() + "/health"}
+		}
+		if cfg.Secrets.PortalSecret != "" && (s.Name == Gateway || s.Name == CP || s.Name == PP) {
+			// The portals prove themselves to the gateway with it, so the audit can trust
+			// which portal a request came through.
+			s.Env["PORTAL_SECRET"] = cfg.Secrets.PortalSecret
 		}
 	}
 	return svcs, nil

@@ -4,8 +4,8 @@
 #
 #   (no command) / postgres … / -…   PostgreSQL 15, honouring the official postgres image's
 #                                    contract: POSTGRES_USER (default postgres),
-#                                    POSTGRES_PASSWORD (required unless
-#                                    POSTGRES_HOST_AUTH_METHOD=trust), POSTGRES_DB (default:
+#                                    POSTGRES_PASSWORD or POSTGRES_PASSWORD_FILE (required
+#                                    unless POSTGRES_HOST_AUTH_METHOD=trust), POSTGRES_DB (default:
 #                                    the user), POSTGRES_INITDB_ARGS, PGDATA
 #                                    (/var/lib/postgresql/data), /docker-entrypoint-initdb.d.
 #                                    initdb runs on the first start only; the server runs in
@@ -24,6 +24,20 @@ as() {
 	local user=$1
 	shift
 	exec setpriv --reuid="$user" --regid="$user" --init-groups -- "$@"
+}
+
+# file_env VAR: VAR from the file that VAR_FILE names, as the official image allows (a secret
+# in a file, not in the environment `docker inspect` shows). Exported for the re-run as postgres.
+file_env() {
+	local var=$1 file_var=${1}_FILE
+	if [ -n "${!var:-}" ] && [ -n "${!file_var:-}" ]; then
+		printf 'error: both %s and %s are set (but are exclusive)\n' "$var" "$file_var" >&2
+		exit 1
+	fi
+	if [ -n "${!file_var:-}" ]; then
+		export "$var"="$(<"${!file_var}")"
+		unset "$file_var"
+	fi
 }
 
 postgres_setup_dirs() {
@@ -90,6 +104,7 @@ postgres_main() {
 	export PGDATA=${PGDATA:-/var/lib/postgresql/data}
 	export POSTGRES_USER=${POSTGRES_USER:-postgres}
 	export POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
+	file_env POSTGRES_PASSWORD
 	postgres_setup_dirs
 	if [ "$(id -u)" = 0 ]; then
 		# Everything else (initdb, the server) as postgres: re-run this script as that user.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -86,6 +87,12 @@ type Runtime struct {
 	Pull string
 	// Policies are the Rego modules copied into the OPA container, path → source.
 	Policies map[string]string
+	// Authz is the system.authz module OPA's basic authorization asks about every request
+	// (policy.AuthzModule of Secrets.OPAToken), copied in beside the policies.
+	Authz string
+	// Secrets are the project's passwords, copied into the containers that need them as files
+	// (not environment variables, which `docker inspect` shows).
+	Secrets stack.Secrets
 	// Progress receives pull and build progress lines.
 	Progress func(string)
 }
@@ -202,16 +209,21 @@ func (r *Runtime) spec(svc stack.Service) ContainerSpec {
 	switch svc.Name {
 	case stack.Postgres:
 		s.Image = r.Images.Postgres
-		s.Env = []string{"POSTGRES_USER=" + stack.DatabaseUser, "POSTGRES_PASSWORD=" + stack.DatabasePassword, "POSTGRES_DB=" + stack.DatabaseName}
+		// initdb makes the bootstrap superuser with the password read from the file (the
+		// image's _FILE convention); the application role the services use is provisioned
+		// from the host once the server answers (see PostgresProbe).
+		s.Env = []string{"POSTGRES_USER=" + stack.DatabaseSuperuser, "POSTGRES_PASSWORD_FILE=" + superuserPasswordFile, "POSTGRES_DB=" + stack.DatabaseName}
 		s.Mounts = map[string]string{VolumeName(r.Project): "/var/lib/postgresql/data"}
 	case stack.Redis:
 		s.Image = r.Images.Redis
-		// Budget and trial counters only: nothing to persist. Bound to the container's own
-		// interfaces; the host sees it on 127.0.0.1 only.
-		s.Cmd = []string{"redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no"}
+		// The configuration, password included, is a file: arguments show in `docker inspect`.
+		s.Cmd = []string{"redis-server", redisConfFile}
 	case stack.OPA:
 		s.Image = r.Images.OPA
-		s.Cmd = []string{"run", "--server", "--addr", "0.0.0.0:8181", "--log-format", "json", "/policies"}
+		// As the embedded server: anyone may ask for health and the gateway's decision, all
+		// else needs the management token (see policy.AuthzModule).
+		s.Cmd = []string{"run", "--server", "--addr", "0.0.0.0:8181", "--authentication=token", "--authorization=basic",
+			"--log-format", "json", "/policies", "/authz"}
 	default:
 		s.Image = r.Images.Services
 		s.Cmd = []string{"serve", svc.Name}
@@ -220,23 +232,62 @@ func (r *Runtime) spec(svc stack.Service) ContainerSpec {
 		}
 		sort.Strings(s.Env)
 	}
-	s.Labels[labelConfig] = specHash(s, r.Policies)
+	s.Labels[labelConfig] = specHash(s, r.files(svc.Name))
 	return s
 }
 
-// specHash fingerprints what a container was created from, so `up` reuses an unchanged one.
-func specHash(s ContainerSpec, policies map[string]string) string {
+// Where the files copied into the containers go.
+const (
+	secretsDir            = "waooaw"
+	superuserPasswordFile = "/" + secretsDir + "/postgres-superuser-password"
+	redisConfFile         = "/" + secretsDir + "/redis.conf"
+)
+
+// containerFile is a file or directory (name ending in "/") copied into a container before it
+// starts, its name relative to /.
+type containerFile struct {
+	name    string
+	mode    int64
+	content string
+}
+
+// files returns what is copied into the service's container before it starts, in order.
+// Secret files are readable inside the container (its server runs as its own user there);
+// outside it, only the daemon's users can reach them.
+func (r *Runtime) files(service string) []containerFile {
+	switch service {
+	case stack.Postgres:
+		return []containerFile{
+			{name: secretsDir + "/", mode: 0o755},
+			{name: strings.TrimPrefix(superuserPasswordFile, "/"), mode: 0o444, content: r.Secrets.PostgresSuperuserPassword + "\n"},
+		}
+	case stack.Redis:
+		// Budget and trial counters only: nothing to persist. Bound to the container's own
+		// interfaces; the host sees it on 127.0.0.1 only.
+		conf := "bind 0.0.0.0\nprotected-mode no\nsave \"\"\nappendonly no\nrequirepass " + r.Secrets.RedisPassword + "\n"
+		return []containerFile{
+			{name: secretsDir + "/", mode: 0o755},
+			{name: strings.TrimPrefix(redisConfFile, "/"), mode: 0o444, content: conf},
+		}
+	case stack.OPA:
+		files := []containerFile{{name: "policies/", mode: 0o755}}
+		for _, n := range slices.Sorted(maps.Keys(r.Policies)) {
+			files = append(files, containerFile{name: "policies/" + strings.ReplaceAll(n, "/", "_"), mode: 0o644, content: r.Policies[n]})
+		}
+		return append(files,
+			containerFile{name: "authz/", mode: 0o755},
+			containerFile{name: "authz/system_authz.rego", mode: 0o644, content: r.Authz})
+	}
+	return nil
+}
+
+// specHash fingerprints what a container was created from, files copied in included, so `up`
+// reuses an unchanged one.
+func specHash(s ContainerSpec, files []containerFile) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%q|%q|%v|%v|%s", s.Image, s.Cmd, s.Env, s.Ports, s.Mounts, s.Network)
-	if strings.Contains(s.Name, "-"+stack.OPA) {
-		keys := make([]string, 0, len(policies))
-		for k := range policies {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(h, "|%s=%s", k, policies[k])
-		}
+	for _, f := range files {
+		fmt.Fprintf(h, "|%s:%o=%q", f.name, f.mode, f.content)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
@@ -264,13 +315,13 @@ func (r *Runtime) Start(ctx context.Context, svc stack.Service) error {
 	if _, err := r.API.ContainerCreate(ctx, spec); err != nil {
 		return fmt.Errorf("create %s from %s: %w", spec.Name, spec.Image, err)
 	}
-	if svc.Name == stack.OPA {
-		tarball, err := policyTar(r.Policies)
+	if files := r.files(svc.Name); len(files) > 0 {
+		tarball, err := filesTar(files)
 		if err != nil {
 			return err
 		}
 		if err := r.API.ContainerCopy(ctx, spec.Name, "/", tarball); err != nil {
-			return fmt.Errorf("copy the policies into %s: %w", spec.Name, err)
+			return fmt.Errorf("copy the configuration into %s: %w", spec.Name, err)
 		}
 	}
 	if err := r.API.ContainerStart(ctx, spec.Name); err != nil {
@@ -292,23 +343,18 @@ func explainStart(spec ContainerSpec, err error) error {
 	return fmt.Errorf("start %s: %w", spec.Name, err)
 }
 
-func policyTar(modules map[string]string) (io.Reader, error) {
+func filesTar(files []containerFile) (io.Reader, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: "policies/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(modules))
-	for n := range modules {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		src := modules[n]
-		if err := tw.WriteHeader(&tar.Header{Name: "policies/" + strings.ReplaceAll(n, "/", "_"), Mode: 0o644, Size: int64(len(src))}); err != nil {
+	for _, f := range files {
+		hdr := &tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.content)), Typeflag: tar.TypeReg}
+		if strings.HasSuffix(f.name, "/") {
+			hdr.Typeflag, hdr.Size = tar.TypeDir, 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, err
 		}
-		if _, err := tw.Write([]byte(src)); err != nil {
+		if _, err := tw.Write([]byte(f.content)); err != nil {
 			return nil, err
 		}
 	}

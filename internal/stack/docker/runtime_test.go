@@ -30,15 +30,26 @@ func testImages() Images {
 	return Images{Services: "waooaw/services:v0.0.0-test-0123456789ab", Postgres: DefaultPostgresImage, Redis: DefaultRedisImage, OPA: DefaultOPAImage}
 }
 
+// testSecrets are the project secrets of the tests' runtime.
+var testSecrets = stack.Secrets{
+	PostgresPassword:          "app-pw",
+	PostgresSuperuserPassword: "super-pw",
+	RedisPassword:             "redis-pw",
+	OPAToken:                  "opa-token",
+}
+
+const testAuthz = "package system.authz\n\nallow := false\n"
+
 func newTestRuntime(api API) *Runtime {
 	return &Runtime{API: api, Project: testProject, Version: "v0.0.0-test", Images: testImages(), Pull: "missing",
-		Policies: map[string]string{"gateway/authz.rego": "package gateway.authz\n", "budget.rego": "package budget\n"}}
+		Policies: map[string]string{"gateway/authz.rego": "package gateway.authz\n", "budget.rego": "package budget\n"},
+		Authz:    testAuthz, Secrets: testSecrets}
 }
 
 // testServices are the real service definitions for the docker network, by name.
 func testServices(t *testing.T, offset int) map[string]stack.Service {
 	t.Helper()
-	svcs, err := stack.Services(stack.Config{PortOffset: offset, PublicKey: "x", Network: Network{}})
+	svcs, err := stack.Services(stack.Config{PortOffset: offset, PublicKey: "x", Network: Network{}, Secrets: testSecrets})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,15 +313,24 @@ func TestStartCreatesTheContainerOfTheSpec(t *testing.T) {
 	if req.HostConfig.NetworkMode != "waooaw-demo" || !slices.Equal(req.NetworkingConfig.EndpointsConfig["waooaw-demo"].Aliases, []string{"postgres"}) {
 		t.Errorf("network %q, endpoints %v", req.HostConfig.NetworkMode, req.NetworkingConfig.EndpointsConfig)
 	}
-	if !slices.Equal(req.Env, []string{"POSTGRES_USER=waooaw", "POSTGRES_PASSWORD=waooaw", "POSTGRES_DB=waooaw"}) {
+	// The superuser's password reaches initdb as a file, not in the environment `docker
+	// inspect` shows.
+	if !slices.Equal(req.Env, []string{"POSTGRES_USER=postgres", "POSTGRES_PASSWORD_FILE=/waooaw/postgres-superuser-password", "POSTGRES_DB=waooaw"}) {
 		t.Errorf("env %q", req.Env)
+	}
+	wantFiles := map[string]fakeFile{
+		"waooaw":                             {mode: 0o755},
+		"waooaw/postgres-superuser-password": {mode: 0o444, content: "super-pw\n"},
+	}
+	if fmt.Sprint(pg.archive) != fmt.Sprint(wantFiles) {
+		t.Errorf("copied into postgres %v, want %v", pg.archive, wantFiles)
 	}
 
 	be, _ := f.container("waooaw-demo-backend")
 	if be.create.Image != testImages().Services || !slices.Equal(be.create.Cmd, []string{"serve", "backend"}) {
 		t.Errorf("backend runs %q %q", be.create.Image, be.create.Cmd)
 	}
-	for _, want := range []string{"ADDR=:8001", "DATABASE_URL=postgres://waooaw:waooaw@postgres:5432/waooaw?sslmode=disable", "ENVIRONMENT=development", "JWT_PUBLIC_KEY=x"} {
+	for _, want := range []string{"ADDR=:8001", "DATABASE_URL=postgres://waooaw:app-pw@postgres:5432/waooaw?sslmode=disable", "ENVIRONMENT=development", "JWT_PUBLIC_KEY=x"} {
 		if !slices.Contains(be.create.Env, want) {
 			t.Errorf("backend env %q lacks %q", be.create.Env, want)
 		}
@@ -330,6 +350,7 @@ func TestStartReusesAnUnchangedContainer(t *testing.T) {
 		create  = "POST /containers/create?name=" + name
 		start   = "POST /containers/" + name + "/start"
 		remove  = "DELETE /containers/" + name + "?force=1"
+		copyIn  = "PUT /containers/" + name + "/archive?path=/" // the configuration file
 	)
 	running := fakeState{Status: "running", Running: true}
 	exited := fakeState{Status: "exited", ExitCode: 137}
@@ -340,11 +361,11 @@ func TestStartReusesAnUnchangedContainer(t *testing.T) {
 		sameConfig bool
 		want       []string
 	}{
-		{"no container: create and start", nil, false, []string{inspect, create, start}},
+		{"no container: create and start", nil, false, []string{inspect, create, copyIn, start}},
 		{"running, same config: left be", &running, true, []string{inspect}},
-		{"running, other config: replaced", &running, false, []string{inspect, remove, create, start}},
+		{"running, other config: replaced", &running, false, []string{inspect, remove, create, copyIn, start}},
 		{"stopped, same config: started again", &exited, true, []string{inspect, start}},
-		{"stopped, other config: replaced", &exited, false, []string{inspect, remove, create, start}},
+		{"stopped, other config: replaced", &exited, false, []string{inspect, remove, create, copyIn, start}},
 		{"created but never started, same config: started", &created, true, []string{inspect, start}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -420,12 +441,21 @@ func TestStartCopiesThePoliciesIntoOPABeforeStarting(t *testing.T) {
 		"policies":                    {mode: 0o755},
 		"policies/budget.rego":        {mode: 0o644, content: "package budget\n"},
 		"policies/gateway_authz.rego": {mode: 0o644, content: "package gateway.authz\n"},
+		// The API's authorization policy, beside the gateway's policies but not among them.
+		"authz":                   {mode: 0o755},
+		"authz/system_authz.rego": {mode: 0o644, content: testAuthz},
 	}
 	if fmt.Sprint(c.archive) != fmt.Sprint(want) {
 		t.Errorf("copied %v, want %v", c.archive, want)
 	}
-	if !slices.Equal(c.create.Cmd, []string{"run", "--server", "--addr", "0.0.0.0:8181", "--log-format", "json", "/policies"}) {
+	// OPA's own token authentication and basic authorization, as the embedded server has.
+	if !slices.Equal(c.create.Cmd, []string{"run", "--server", "--addr", "0.0.0.0:8181", "--authentication=token", "--authorization=basic", "--log-format", "json", "/policies", "/authz"}) {
 		t.Errorf("opa runs %q", c.create.Cmd)
+	}
+	for _, kv := range c.create.Env {
+		if strings.Contains(kv, testSecrets.OPAToken) {
+			t.Errorf("opa's environment holds the management token: %q", kv)
+		}
 	}
 
 	// Other policies are another config: the container is replaced, and the new ones copied.
@@ -441,8 +471,18 @@ func TestStartCopiesThePoliciesIntoOPABeforeStarting(t *testing.T) {
 		"PUT /containers/" + name + "/archive?path=/",
 		"POST /containers/" + name + "/start",
 	})
-	if c, _ := f.container(name); c.archive["policies/budget.rego"].content != rt.Policies["budget.rego"] || len(c.archive) != 2 {
+	if c, _ := f.container(name); c.archive["policies/budget.rego"].content != rt.Policies["budget.rego"] || len(c.archive) != 4 {
 		t.Errorf("copied %v", c.archive)
+	}
+
+	// Another management token is another authz module: replaced again.
+	f.resetCalls()
+	rt.Authz = "package system.authz\n\nallow := true\n"
+	if err := rt.Start(context.Background(), testServices(t, 0)[stack.OPA]); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := f.container(name); c.archive["authz/system_authz.rego"].content != rt.Authz {
+		t.Errorf("after a new token: copied %v", c.archive)
 	}
 }
 
@@ -497,6 +537,7 @@ func TestUpFailsAtOnceWhenAContainerExits(t *testing.T) {
 			assertCalls(t, f.callsFor(pg), []string{
 				"GET /containers/" + pg + "/json",
 				"POST /containers/create?name=" + pg,
+				"PUT /containers/" + pg + "/archive?path=/",
 				"POST /containers/" + pg + "/start",
 				"GET /containers/" + pg + "/json",
 				"GET /containers/" + pg + "/logs?tail=15",

@@ -22,9 +22,10 @@ type RedisServer struct {
 
 // ServeRedis runs the embedded Redis-protocol server on addr (e.g. "127.0.0.1:6379") until
 // ctx is done, then closes it. It fails at once if addr cannot be bound; the error wraps the
-// listener's, so errors.Is(err, syscall.EADDRINUSE) tells a taken port.
-func ServeRedis(ctx context.Context, addr string, logger *slog.Logger) error {
-	s, err := ListenRedis(addr, logger)
+// listener's, so errors.Is(err, syscall.EADDRINUSE) tells a taken port. A non-empty password
+// is required (AUTH) before any other command, as redis-server's requirepass does.
+func ServeRedis(ctx context.Context, addr, password string, logger *slog.Logger) error {
+	s, err := ListenRedis(addr, password, logger)
 	if err != nil {
 		return err
 	}
@@ -33,11 +34,17 @@ func ServeRedis(ctx context.Context, addr string, logger *slog.Logger) error {
 
 // ListenRedis binds addr and starts answering on it; port 0 picks a free port (see Addr).
 // The caller must call Serve, which also closes the server. A nil logger discards messages.
-func ListenRedis(addr string, logger *slog.Logger) (*RedisServer, error) {
+// A non-empty password must be given with AUTH before any other command.
+func ListenRedis(addr, password string, logger *slog.Logger) (*RedisServer, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	mr := miniredis.NewMiniRedis()
+	if password != "" {
+		// Anyone on the machine can reach 127.0.0.1: without it they could reset the trial
+		// and budget counters.
+		mr.RequireAuth(password)
+	}
 	// miniredis otherwise counts TTLs down only when told to (FastForward), so the ledger's
 	// counters would never expire; with ClockTTL they expire by the wall clock, as in Redis.
 	mr.ClockTTL(true)
@@ -46,7 +53,7 @@ func ListenRedis(addr string, logger *slog.Logger) (*RedisServer, error) {
 	}
 	s := &RedisServer{mr: mr, addr: mr.Server().Addr(), logger: logger}
 	logger.Info("embedded Redis-protocol server listening (not redis-server); data is kept in memory only and lost when it stops",
-		"addr", s.Addr())
+		"addr", s.Addr(), "password", password != "")
 	return s, nil
 }
 
@@ -55,7 +62,7 @@ func (s *RedisServer) Addr() string {
 	return s.addr.String()
 }
 
-// URL is the redis:// URL a client on this host reaches the server at.
+// URL is the redis:// URL a client on this host reaches the server at, without the password.
 func (s *RedisServer) URL() string {
 	host := "127.0.0.1"
 	if !s.addr.IP.IsUnspecified() {

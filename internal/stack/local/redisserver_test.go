@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/waooaw/waooaw/internal/services/gateway/ledger"
+	"github.com/waooaw/waooaw/internal/stack"
 	"github.com/waooaw/waooaw/internal/stack/local"
 )
 
@@ -19,7 +21,7 @@ import (
 // returns a client on it.
 func startRedis(t *testing.T) (*local.RedisServer, *redis.Client) {
 	t.Helper()
-	srv, err := local.ListenRedis("127.0.0.1:0", nil)
+	srv, err := local.ListenRedis("127.0.0.1:0", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func TestServeRedisAnswersUntilCancelled(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- local.ServeRedis(ctx, addr, nil) }()
+	go func() { served <- local.ServeRedis(ctx, addr, "", nil) }()
 
 	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer rdb.Close()
@@ -91,7 +93,7 @@ func TestServeRedisPortInUse(t *testing.T) {
 	}
 	defer l.Close()
 
-	err = local.ServeRedis(context.Background(), l.Addr().String(), nil)
+	err = local.ServeRedis(context.Background(), l.Addr().String(), "", nil)
 	if !errors.Is(err, syscall.EADDRINUSE) {
 		t.Fatalf("ServeRedis on a taken port = %v, want an error wrapping EADDRINUSE", err)
 	}
@@ -328,4 +330,43 @@ func nextDay(t time.Time) time.Time {
 func nextMonth(t time.Time) time.Time {
 	y, m, _ := t.Date()
 	return time.Date(y, m+1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+func TestEmbeddedRedisRequiresItsPassword(t *testing.T) {
+	const password = "s3cret-of-the-project"
+	srv, err := local.ListenRedis("127.0.0.1:0", password, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-served })
+
+	tests := []struct {
+		name     string
+		password string
+		wantErr  string // empty: the command works
+	}{
+		{"no password", "", "NOAUTH"},
+		{"wrong password", "guess", "WRONGPASS"},
+		{"the password", password, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), Password: tt.password, MaxRetries: -1})
+			defer rdb.Close()
+			err := rdb.Set(context.Background(), "waooaw:trial:reset", "0", 0).Err()
+			if tt.wantErr == "" && err != nil {
+				t.Errorf("SET with the password: %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("SET: %v, want an error with %s", err, tt.wantErr)
+			}
+			probe := stack.RedisProbe{Addr: srv.Addr(), Password: tt.password}
+			if err := probe.Check(context.Background()); (err == nil) != (tt.wantErr == "") {
+				t.Errorf("RedisProbe with %q: %v", tt.password, err)
+			}
+		})
+	}
 }

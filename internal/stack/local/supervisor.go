@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +38,9 @@ type Plan struct {
 	PostgresData string
 	// RedisServer is the redis-server program, or "" for the embedded server.
 	RedisServer string
-	Getenv      func(string) string
+	// Secrets are the project's passwords and OPA's management token.
+	Secrets stack.Secrets
+	Getenv  func(string) string
 }
 
 // NewPlan finds what the local runtime needs on this machine and resolves the services for
@@ -52,7 +55,11 @@ func newPlan(project *stack.Project, portOffset int, exe string, getenv func(str
 	if err != nil {
 		return nil, fmt.Errorf("%w: the local runtime runs PostgreSQL from the machine's server programs (initdb, postgres), and none were found on PATH or in the usual install folders; install them: apt-get install postgresql (Debian/Ubuntu), dnf install postgresql-server (Fedora), brew install postgresql@15 (macOS)", ErrPrerequisite)
 	}
-	svcs, err := stack.Services(stack.Config{PortOffset: portOffset, PublicKey: project.PublicKeyPath()})
+	secrets, err := project.EnsureSecrets()
+	if err != nil {
+		return nil, fmt.Errorf("the project's secrets: %w", err)
+	}
+	svcs, err := stack.Services(stack.Config{PortOffset: portOffset, PublicKey: project.PublicKeyPath(), Secrets: secrets})
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +78,7 @@ func newPlan(project *stack.Project, portOffset int, exe string, getenv func(str
 		Postgres:     bins,
 		PostgresData: postgresDataDir(project),
 		RedisServer:  redis,
+		Secrets:      secrets,
 		Getenv:       getenv,
 	}, nil
 }
@@ -206,21 +214,33 @@ func (s *Supervisor) unitFor(svc stack.Service) (*unit, error) {
 		return s.postgresUnit(svc)
 	case svc.Name == stack.Redis && p.RedisServer != "":
 		args := []string{
+			// "-": the rest of the configuration, the password, comes on standard input, so
+			// that it shows in no process listing and in no file of its own.
+			"-",
 			"--port", strconv.Itoa(svc.HostPort), "--bind", stack.Host,
 			// Budget and trial counters only: nothing worth writing to disk.
 			"--save", "", "--appendonly", "no", "--daemonize", "no",
 		}
-		return &unit{svc: svc, program: p.RedisServer, launch: s.commandLauncher(svc, p.RedisServer, args, nil)}, nil
+		stdin := "requirepass " + p.Secrets.RedisPassword + "\n"
+		return &unit{svc: svc, program: p.RedisServer, launch: s.commandLauncher(svc, p.RedisServer, args, nil, stdin)}, nil
 	case svc.Name == stack.Redis:
-		env := map[string]string{"ADDR": stack.Host + ":" + strconv.Itoa(svc.HostPort)}
-		return &unit{svc: svc, program: "embedded", launch: s.commandLauncher(svc, p.Exe, []string{"serve", "redis"}, env)}, nil
+		env := map[string]string{
+			"ADDR":                stack.Host + ":" + strconv.Itoa(svc.HostPort),
+			"REDIS_PASSWORD_FILE": p.Project.SecretPath(stack.SecretRedisPassword),
+		}
+		return &unit{svc: svc, program: "embedded", launch: s.commandLauncher(svc, p.Exe, []string{"serve", "redis"}, env, "")}, nil
+	case svc.Name == stack.OPA:
+		env := maps.Clone(svc.Env)
+		env["OPA_MANAGEMENT_TOKEN_FILE"] = p.Project.SecretPath(stack.SecretOPAToken)
+		return &unit{svc: svc, program: "waooaw serve opa", launch: s.commandLauncher(svc, p.Exe, []string{"serve", svc.Name}, env, "")}, nil
 	case svc.Embedded:
-		return &unit{svc: svc, program: "waooaw serve " + svc.Name, launch: s.commandLauncher(svc, p.Exe, []string{"serve", svc.Name}, svc.Env)}, nil
+		return &unit{svc: svc, program: "waooaw serve " + svc.Name, launch: s.commandLauncher(svc, p.Exe, []string{"serve", svc.Name}, svc.Env, "")}, nil
 	}
 	return nil, fmt.Errorf("the local runtime cannot run %s", svc.Name)
 }
 
-func (s *Supervisor) commandLauncher(svc stack.Service, program string, args []string, env map[string]string) launcher {
+// commandLauncher runs program with args and env; stdin, when not empty, is its standard input.
+func (s *Supervisor) commandLauncher(svc stack.Service, program string, args []string, env map[string]string, stdin string) launcher {
 	return func(ctx context.Context) (*process, error) {
 		out, err := openLog(s.Plan.Project.LogFile(svc.Name), svc.Name)
 		if err != nil {
@@ -228,6 +248,9 @@ func (s *Supervisor) commandLauncher(svc stack.Service, program string, args []s
 		}
 		cmd := exec.Command(program, args...) // not CommandContext: it outlives the start
 		cmd.Env = childEnv(s.Plan.Getenv, env)
+		if stdin != "" {
+			cmd.Stdin = strings.NewReader(stdin)
+		}
 		cmd.Dir = s.Plan.Project.Dir
 		p, err := startCommand(cmd, out)
 		if err != nil {
@@ -244,11 +267,16 @@ func (s *Supervisor) postgresUnit(svc stack.Service) (*unit, error) {
 	cluster, err := pgcluster.New(pgcluster.Config{
 		DataDir:  p.PostgresData,
 		Port:     svc.HostPort,
-		User:     stack.DatabaseUser,
-		Password: stack.DatabasePassword,
+		User:     stack.DatabaseSuperuser,
+		Password: p.Secrets.PostgresSuperuserPassword,
 		Database: stack.DatabaseName,
-		LogFile:  p.Project.LogFile(svc.Name),
-		Bin:      p.Postgres,
+		// The services connect as the application role, which owns the database and is no
+		// superuser; data made by an earlier version, whose superuser was the services' role,
+		// is converted on start.
+		App:         pgcluster.Role{Name: stack.DatabaseUser, Password: p.Secrets.PostgresPassword},
+		LegacyUsers: []string{stack.LegacyDatabaseSuperuser},
+		LogFile:     p.Project.LogFile(svc.Name),
+		Bin:         p.Postgres,
 		// The time is in the line prefix, in UTC, so `waooaw logs` can order and filter it.
 		Settings:       map[string]string{"log_line_prefix": "%m [%p] ", "log_timezone": "UTC"},
 		StopWithParent: true,
@@ -264,7 +292,10 @@ func (s *Supervisor) postgresUnit(svc stack.Service) (*unit, error) {
 			return nil, err
 		}
 		began := time.Now()
-		if err := cluster.Start(ctx); err != nil {
+		if err := cluster.Start(ctx); pgcluster.IsAuthFailure(err) {
+			return nil, fmt.Errorf("%w: the data in %s has neither the superuser %q nor the %q of an earlier version; 'waooaw down --volumes' deletes it (and its data)",
+				err, p.PostgresData, stack.DatabaseSuperuser, stack.LegacyDatabaseSuperuser)
+		} else if err != nil {
 			return nil, err
 		}
 		proc := &process{pid: cluster.PID(), done: make(chan struct{}), began: began, stop: cluster.Stop}
