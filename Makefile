@@ -8,7 +8,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(MODULE)/internal/buildinfo.Version=$(VERSION) -X $(MODULE)/internal/buildinfo.Commit=$(COMMIT)
 BIN     := bin/waooaw
 
-.PHONY: help run down build test test-race vet bench bench-gateway clean
+.PHONY: help run down build test test-race vet bench bench-gateway clean fuzz
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,22 @@ vet: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# Fuzzing: each target runs for FUZZTIME, one after another (-fuzz takes one target per package
+# per run). Their seeds, every case of issue 9 included, already run in `make test`.
+FUZZTIME    ?= 15s
+FUZZFLAGS   ?= -fuzzminimizetime 3s
+FUZZTARGETS := internal/token:FuzzFromAuthorizationHeader internal/token:FuzzVerify \
+	internal/httpx:FuzzProblem internal/httpx:FuzzDecodeJSON \
+	internal/services/gateway:FuzzRoutes internal/services/gateway:FuzzAuditText \
+	internal/services/backend:FuzzListQuery internal/services/backend:FuzzCreateBody
+
+fuzz: ## run every fuzz target for FUZZTIME (default 15s) each; a failing input fails it
+	@set -e; for t in $(FUZZTARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz: $$name in ./$$pkg for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./$$pkg/; \
+	done
 
 bench: ## run the benchmarks (figures in README § Performance)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

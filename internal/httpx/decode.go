@@ -123,6 +123,10 @@ func decodeError(err, readErr error) error {
 		if uerr != nil {
 			name = quoted
 		}
+		if name == "" {
+			// A member named "" is still unknown, but a violation must name a field.
+			return invalidBody("body", "request body has a member with an empty name")
+		}
 		return invalidBody(name, fmt.Sprintf("unknown field '%s'", name))
 	}
 	// What remains comes from a field type's own UnmarshalJSON/UnmarshalText

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/waooaw/waooaw/internal/httpx"
 	"github.com/waooaw/waooaw/internal/policy"
 	"github.com/waooaw/waooaw/internal/services/access"
@@ -22,6 +24,18 @@ import (
 
 // budgetTimeout bounds the Redis round trip, so a dead Redis is answered within 200 ms.
 const budgetTimeout = 150 * time.Millisecond
+
+// emptyPathParam reports whether one of the route's {params} matched an empty segment. (The
+// mount's catch-all "*" is not a parameter of the route and may be empty.)
+func emptyPathParam(r *http.Request) bool {
+	p := chi.RouteContext(r.Context()).URLParams
+	for i, k := range p.Keys {
+		if k != "*" && p.Values[i] == "" {
+			return true
+		}
+	}
+	return false
+}
 
 // authenticate is the auth layer: a request without a valid token never reaches RBAC.
 func (s *Server) authenticate(next http.Handler) http.Handler {
@@ -44,6 +58,13 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 func (s *Server) serveRoute(rt apidoc.Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := exchangeFrom(r.Context())
+		if emptyPathParam(r) {
+			// chi lets a {param} match an empty segment (/customers//subscriptions): no such
+			// resource exists, and the path is not one the route table describes.
+			x.decided("route", "denied", "empty path segment")
+			s.reject(w, r, x, httpx.NotFound("No resource at this path: a path segment is empty."))
+			return
+		}
 		x.route = &rt
 		now := time.Now()
 		in := access.Input(x.claims, rt, r.Method)
