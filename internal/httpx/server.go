@@ -28,6 +28,9 @@ type ServerConfig struct {
 	// request and can answer it with a problem; beyond it Go's server answers by itself, before
 	// any handler runs, with a plain-text 431 and closes the connection.
 	HardMaxHeaderBytes int
+	// WrapHeaderRefusal, when set, wraps the handler that answers a request over MaxHeaderBytes
+	// (inside Correlation), so that a service can account for it too: the gateway audits it.
+	WrapHeaderRefusal func(http.Handler) http.Handler
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -67,7 +70,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg ServerConfi
 	cfg = cfg.withDefaults()
 	addr := ln.Addr().String()
 	srv := &http.Server{
-		Handler:           LimitHeaders(cfg.MaxHeaderBytes, logger)(h),
+		Handler:           limitHeaders(cfg.MaxHeaderBytes, logger, cfg.WrapHeaderRefusal)(h),
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,
@@ -118,7 +121,12 @@ func ListenAndServe(ctx context.Context, addr string, h http.Handler, cfg Server
 // and logs it at warn level. It is meant to be outermost: Correlation has not
 // run yet, so the refusal gets its own correlation id here.
 func LimitHeaders(max int, logger *slog.Logger) func(http.Handler) http.Handler {
-	refuse := Correlation(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return limitHeaders(max, logger, nil)
+}
+
+// limitHeaders is LimitHeaders with the refusal wrapped by wrap (nil: as it is).
+func limitHeaders(max int, logger *slog.Logger, wrap func(http.Handler) http.Handler) func(http.Handler) http.Handler {
+	var refusal http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		logger.LogAttrs(r.Context(), slog.LevelWarn, "request headers too large",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
@@ -133,7 +141,11 @@ func LimitHeaders(max int, logger *slog.Logger) func(http.Handler) http.Handler 
 		WriteProblem(w, r, NewProblem(SlugHeadersTooLarge,
 			fmt.Sprintf("The request line and headers are larger than the limit of %d bytes.", max)).
 			With("limit_bytes", max))
-	}))
+	})
+	if wrap != nil {
+		refusal = wrap(refusal)
+	}
+	refuse := Correlation(refusal)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if headerBytes(r) > max {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -157,7 +158,7 @@ func TestServerConfigDefaults(t *testing.T) {
 		MaxHeaderBytes:     64 << 10,
 		HardMaxHeaderBytes: 1 << 20,
 	}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults = %+v, want %+v", got, want)
 	}
 	if kept := (ServerConfig{ReadTimeout: time.Minute}).withDefaults(); kept.ReadTimeout != time.Minute {

@@ -320,3 +320,19 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// auditHeaderRefusal audits the 431 that the server answers, before any route runs, to an API
+// request whose headers are too large: every API request leaves its row, refused ones included.
+func (s *Server) auditHeaderRefusal(refuse http.Handler) http.Handler {
+	audited := s.audit(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		exchangeFrom(r.Context()).decided("limits", "denied", "request headers too large")
+		refuse.ServeHTTP(w, r)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "/api" || strings.HasPrefix(p, "/api/") {
+			audited.ServeHTTP(w, r)
+			return
+		}
+		refuse.ServeHTTP(w, r)
+	})
+}

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -206,13 +207,35 @@ func TestOversizedHeadersAreProblems(t *testing.T) {
 		{"10,000 roles", map[string]string{"Authorization": "Bearer " + manyRoles}, 431, httpx.SlugHeadersTooLarge},
 		{"50 KB token under the limit", map[string]string{"Authorization": "Bearer " + strings.Repeat("a", 50<<10)}, 401, httpx.SlugInvalidToken},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			problem(t, s.do(req{path: "/api/v1/agents", header: tt.header}), tt.status, tt.slug)
+			id := fmt.Sprintf("oversized-%d", i)
+			tt.header["X-Correlation-ID"] = id
+			problem(t, s.do(req{path: "/api/agents", header: tt.header}), tt.status, tt.slug)
+			// Refused before any route ran, it is still one audit row, with the path as sent.
+			if path, _ := s.auditRowOf(t, id); path != "/api/agents" {
+				t.Errorf("recorded path %q", path)
+			}
+			var status int
+			var layer string
+			if err := s.pool.QueryRow(context.Background(), `SELECT status_code, layer FROM gateway_audit_logs WHERE correlation_id = $1`, id).Scan(&status, &layer); err != nil {
+				t.Fatal(err)
+			}
+			if wantLayer := map[int]string{431: "limits", 401: "auth"}[tt.status]; status != tt.status || layer != wantLayer {
+				t.Errorf("audited as %d %s, want %d %s", status, layer, tt.status, wantLayer)
+			}
 		})
 	}
 	if n := s.echo.hits.Load(); n != 0 {
 		t.Errorf("%d oversized requests reached the backend", n)
+	}
+	// Outside the API the refusal is a problem too, and no audit row.
+	problem(t, s.do(req{path: "/health", header: map[string]string{"X-Big": strings.Repeat("a", 70<<10), "X-Correlation-ID": "oversized-health"}}), 431, httpx.SlugHeadersTooLarge)
+	// Rows are written in order: once a later API request's row is in, an earlier one would be.
+	problem(t, s.do(req{path: "/api/agents", header: map[string]string{"X-Correlation-ID": "oversized-after"}}), 401, "unauthorized")
+	s.auditRowOf(t, "oversized-after")
+	if n := s.auditCount("oversized-health"); n != 0 {
+		t.Errorf("%d audit rows for a request outside the API", n)
 	}
 }
 

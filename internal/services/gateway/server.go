@@ -214,7 +214,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, ln net.Listener) 
 		stopAudit()
 		<-s.auditLog.done
 	}()
-	scfg := httpx.ServerConfig{}
+	scfg := httpx.ServerConfig{WrapHeaderRefusal: s.auditHeaderRefusal}
 	if ln == nil {
 		return httpx.ListenAndServe(ctx, cfg.Addr, s, scfg, logger)
 	}
